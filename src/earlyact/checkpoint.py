@@ -1,0 +1,142 @@
+"""Checkpoints without pickle: weights in safetensors, everything else in JSON/YAML.
+
+A checkpoint folder holds ``model.safetensors`` (the predictor's and, when it reads the action
+stream, the action network's weights), ``checkpoint.json`` (class names, method, the streams it
+reads and how each is computed, model dimensions, configs) and ``config.yaml`` (the resolved
+experiment config). Folders are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from earlyact.config import ActionNetConfig, FeatureConfig, ModelConfig, from_dict
+from earlyact.methods import get_method
+from earlyact.models import ActionNet, Predictor
+from earlyact.storage import atomic_dir, atomic_write_with
+
+FORMAT_VERSION = 1
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Atomically write a flat dict of tensors as safetensors."""
+    flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write_with(path, lambda tmp: save_file(flat, tmp))
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such weights file") from None
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
+
+
+def optimizer_to_tensors(
+    opt: torch.optim.Optimizer,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer's state into tensors (for safetensors) and JSON-able metadata."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"{pid}.{k}"] = v
+            else:
+                scalars[f"{pid}.{k}"] = v
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, v in [*tensors.items(), *meta["scalars"].items()]:
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = v
+    groups = meta["param_groups"]
+    for g in groups:
+        if "betas" in g:
+            g["betas"] = tuple(g["betas"])
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+@dataclass
+class Bundle:
+    """A loaded checkpoint: the predictor, its optional action network, and what they need."""
+
+    predictor: Predictor
+    action_net: ActionNet | None
+    info: dict[str, Any]  # checkpoint.json
+
+    @property
+    def classes(self) -> list[str]:
+        return self.info["classes"]
+
+    @property
+    def features(self) -> FeatureConfig:
+        return from_dict(FeatureConfig, self.info["features"])
+
+
+def save_checkpoint(
+    folder: str | Path,
+    predictor: Predictor,
+    action_net: ActionNet | None,
+    info: dict[str, Any],
+    config_yaml: str,
+) -> Path:
+    """Write a self-contained checkpoint folder (atomically). ``info`` must be JSON-able."""
+    tensors = {f"predictor.{k}": v for k, v in predictor.state_dict().items()}
+    if action_net is not None:
+        tensors.update({f"action_net.{k}": v for k, v in action_net.state_dict().items()})
+    with atomic_dir(folder) as tmp:
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+            str(tmp / "model.safetensors"),
+        )
+        (tmp / "checkpoint.json").write_text(json.dumps({"format": FORMAT_VERSION, **info}, indent=2))
+        (tmp / "config.yaml").write_text(config_yaml)
+    return Path(folder)
+
+
+def load_checkpoint(folder: str | Path) -> Bundle:
+    """Rebuild the predictor (and action network) of a checkpoint folder, in eval mode."""
+    folder = Path(folder)
+    info_path = folder / "checkpoint.json"
+    try:
+        info = json.loads(info_path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{info_path}: missing; is {folder} a checkpoint folder?") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{info_path}: not valid JSON ({e})") from None
+    tensors = load_tensors(folder / "model.safetensors")
+    method = get_method(info["method"])
+    dims = info["dims"]
+    predictor = Predictor(
+        dims["context"], dims["action"], len(info["classes"]),
+        from_dict(ModelConfig, info["model"]), two_stage=method.two_stage, teachers=method.teachers,
+    )  # fmt: skip
+    predictor.load_state_dict(_strip(tensors, "predictor."))
+    action_net = None
+    if dims["action"] > 0:
+        a = info["action_net"]
+        action_net = ActionNet(
+            a["num_joints"],
+            a["in_channels"],
+            a["num_classes"],
+            from_dict(ActionNetConfig, a["config"]),
+        )
+        action_net.load_state_dict(_strip(tensors, "action_net."))
+        action_net.eval()
+    predictor.eval()
+    return Bundle(predictor, action_net, info)
+
+
+def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -1,0 +1,208 @@
+"""Configuration: plain dataclasses with the paper's defaults, YAML files and dotted overrides.
+
+Each component receives its own sub-config (``ModelConfig`` for the model, ``TrainConfig`` for
+the loop, ...), never the whole ``ExperimentConfig``, so a component's inputs are visible in
+its signature. ``load_config`` merges, in order: the defaults, a YAML file, ``key.sub=value``
+overrides (values parsed as YAML, so ``train.lr=3e-4`` is a float and ``seeds=[0,1]`` a list).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class FeatureConfig:
+    """How the skeleton-derived context stream is computed from poses (see ``features``)."""
+
+    layout: str = "coco18"  # joint layout of the pose stream (a name in skeleton.LAYOUTS)
+    velocities: bool = True  # append per-joint velocities (frame differences) of the normalised pose
+    distances: bool = True  # append pairwise joint distances within each person (scale invariant)
+    min_confidence: float = 0.1  # joints with a confidence channel below this count as missing
+
+
+@dataclass
+class ActionNetConfig:
+    """The skeleton network of the paper's Fig. 3, whose LSTM hidden state is the action feature."""
+
+    point_channels: tuple[int, int] = (64, 32)  # conv1, conv2: 1x1 convolutions over coordinates
+    global_channels: int = 64  # convolution across joints (joints moved into channels)
+    embed: int = 256  # size of the flattened per-frame vector (paper: 256)
+    hidden: int = 256  # LSTM hidden units = action-feature size (paper: 256)
+    dropout: float = 0.2  # dropout on the per-frame embedding during training
+
+
+@dataclass
+class ModelConfig:
+    """The two-stage teacher/student predictor (paper section 3.1)."""
+
+    hidden1: int = 256  # stage-1 student units; the Bi-LSTM teacher has hidden1/2 per direction
+    hidden2: int = 256  # stage-2 student units; teacher likewise hidden2/2 per direction
+    dropout: float = 0.3  # dropout on stage inputs during training (0 disables)
+
+
+@dataclass
+class LossConfig:
+    """Per-stage loss L = L_C + alpha * ||S - T||_F^2 (paper eqs. 1-3)."""
+
+    alpha1: float = 0.01  # distillation weight of stage 1 (hidden states are per-unit in [-1, 1])
+    alpha2: float = 0.01  # distillation weight of stage 2
+    progressive: bool = True  # L_C's (t/T)-weighted false-positive term; False = per-frame CE
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation of one training phase (teachers, students, or the action network)."""
+
+    epochs: int = 60  # maximum epochs per phase
+    batch_size: int = 32  # clips per batch (padded to the longest; padding is masked)
+    lr: float = 2e-3  # AdamW learning rate
+    weight_decay: float = 1e-2  # AdamW decoupled weight decay
+    grad_clip: float = 1.0  # max global gradient norm
+    patience: int = 12  # early stopping: epochs without validation improvement
+    val_fraction: float = 0.15  # part of the training split held out for early stopping
+
+
+@dataclass
+class DemoDataConfig:
+    """The synthetic two-person interaction dataset of ``earlyact demo`` (COCO-18 skeletons)."""
+
+    clips_per_class: int = 40  # clips generated per class
+    min_frames: int = 40  # shortest clip
+    max_frames: int = 80  # longest clip
+    noise: float = 0.012  # Gaussian joint noise, in body heights
+    missing: float = 0.04  # probability that a joint is missing in a frame
+    cue: float = 0.25  # how far (fraction of the final pose) limbs move before the interaction starts
+    test_fraction: float = 0.3  # clips per class put in the test split
+    seed: int = 0  # generator seed
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything one ``train``/``compare``/``demo`` run needs; saved beside every checkpoint."""
+
+    methods: list[str] = field(
+        default_factory=lambda: ["lstm-ce", "ms-lstm", "kd-ms-lstm", "teacher"]
+    )  # methods compared (names in methods.METHODS)
+    streams: list[str] = field(
+        default_factory=lambda: ["context", "action"]
+    )  # streams the predictor reads: "context", "action" or both
+    seeds: list[int] = field(default_factory=lambda: [0])  # one full run per seed
+    ratios: list[float] = field(
+        default_factory=lambda: [round(0.1 * i, 1) for i in range(1, 11)]
+    )  # observation ratios of the evaluation
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    action_net: ActionNetConfig = field(default_factory=ActionNetConfig)
+    action_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    demo: DemoDataConfig = field(default_factory=DemoDataConfig)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A plain, YAML/JSON-serialisable dict of a config dataclass (tuples become lists)."""
+    return _plain(dataclasses.asdict(cfg))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types are clear errors."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    defaults = cls()
+    merged = {f.name: kwargs.get(f.name, getattr(defaults, f.name)) for f in dataclasses.fields(cls)}
+    return cls(**merged)
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        items = [_coerce(inner, v, where) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if tp is float:
+        return _to_float(value, where)
+    if tp in (int, str, bool) and not isinstance(value, tp):
+        raise ValueError(f"{where}: expected {tp.__name__}, got {value!r}")
+    if tp is int and isinstance(value, bool):
+        raise ValueError(f"{where}: expected int, got {value!r}")
+    return value
+
+
+def _to_float(value: Any, where: str) -> float:
+    """YAML reads ``3e-4`` as a string (YAML 1.1); accept numbers and numeric strings."""
+    if isinstance(value, bool):
+        raise ValueError(f"{where}: expected float, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected float, got {value!r}") from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``a.b.c=value`` overrides applied (value parsed as YAML)."""
+    out = _plain(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r}: expected key.sub=value")
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {item!r}: {part} is not a section")
+        node[leaf] = yaml.safe_load(raw)
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Defaults, then the YAML file at ``path`` (if any), then dotted ``overrides``."""
+    data: dict[str, Any] = to_dict(ExperimentConfig())
+    if path is not None:
+        text = Path(path).read_text()
+        loaded = yaml.safe_load(text) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a config file must hold a mapping")
+        data = _deep_merge(data, loaded)
+    data = apply_overrides(data, overrides or [])
+    return from_dict(ExperimentConfig, data, str(path or "config"))
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def dump_yaml(cfg: Any) -> str:
+    """The resolved config as YAML text (what is saved beside checkpoints)."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

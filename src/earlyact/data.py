@@ -1,0 +1,253 @@
+"""Clips and datasets on disk, and padded batches for training.
+
+On-disk layout of a dataset (readable with numpy and json alone, no pickle anywhere)::
+
+    DATASET/
+      index.json                 classes, streams, and one entry per clip (id, label, split, group)
+      clips/<clip_id>/meta.json  clip id, label, fps, source path, stream shapes, extra metadata
+      clips/<clip_id>/pose.npy   (T, P, J, C) float32; NaN marks a missing joint or person
+      clips/<clip_id>/context.npy  (T, Dc) float32, optional
+      clips/<clip_id>/action.npy   (T, Da) float32, optional
+
+Each stream is a plain ``.npy`` file, so ``np.load(path, mmap_mode="r")`` maps it without
+reading it, clips keep their own length (no padding on disk), and a clip folder is written
+atomically (``storage.atomic_dir``): a crash never leaves half a clip.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from earlyact.storage import atomic_dir, atomic_write_json
+
+STREAMS = ("context", "pose", "action")  # per-frame arrays a clip may hold
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+
+
+@dataclass
+class Clip:
+    """One video clip: aligned per-frame streams, its class and where it came from."""
+
+    clip_id: str
+    label: int
+    pose: np.ndarray | None = None  # (T, P, J, C) float32, NaN = missing
+    context: np.ndarray | None = None  # (T, Dc) float32
+    action: np.ndarray | None = None  # (T, Da) float32
+    fps: float = 30.0
+    source: str = ""  # the video or annotation file the clip came from
+    meta: dict[str, Any] = field(default_factory=dict)  # anything else (JSON-serialisable)
+
+    @property
+    def num_frames(self) -> int:
+        for name in STREAMS:
+            arr = getattr(self, name)
+            if arr is not None:
+                return int(arr.shape[0])
+        raise ValueError(f"clip {self.clip_id!r} has no stream")
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the clip if its streams disagree or are malformed."""
+        if not _ID_RE.match(self.clip_id):
+            raise ValueError(f"clip id {self.clip_id!r}: use letters, digits, '.', '_', '-'")
+        lengths = {}
+        for name, ndim in (("context", 2), ("pose", 4), ("action", 2)):
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            if arr.ndim != ndim:
+                raise ValueError(f"clip {self.clip_id!r}: {name} has shape {arr.shape}, needs {ndim} dims")
+            lengths[name] = arr.shape[0]
+        if not lengths:
+            raise ValueError(f"clip {self.clip_id!r} has no stream")
+        if len(set(lengths.values())) > 1 or 0 in lengths.values():
+            raise ValueError(f"clip {self.clip_id!r}: stream lengths differ or are empty: {lengths}")
+
+
+@dataclass
+class ClipEntry:
+    """A clip's line in the dataset index."""
+
+    clip_id: str
+    label: int
+    split: str = "train"  # "train", "test", ... (official split of the dataset)
+    group: str = ""  # e.g. UT-Interaction sequence, for leave-one-group-out folds
+
+
+@dataclass
+class DatasetIndex:
+    """Class names, stream descriptions and the clip list of a dataset folder."""
+
+    classes: list[str]
+    clips: list[ClipEntry]
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # how each stream was made
+    name: str = ""
+
+    def select(self, split: str) -> list[ClipEntry]:
+        return [c for c in self.clips if c.split == split]
+
+
+def save_clip(clip: Clip, root: str | Path) -> Path:
+    """Write ``clip`` into ``root/clips/<id>/`` atomically and return that folder."""
+    clip.validate()
+    folder = Path(root) / "clips" / clip.clip_id
+    with atomic_dir(folder) as tmp:
+        shapes = {}
+        for name in STREAMS:
+            arr = getattr(clip, name)
+            if arr is not None:
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr, dtype=np.float32))
+                shapes[name] = list(arr.shape)
+        meta = {
+            "clip_id": clip.clip_id,
+            "label": int(clip.label),
+            "fps": float(clip.fps),
+            "source": clip.source,
+            "num_frames": clip.num_frames,
+            "shapes": shapes,
+            "meta": clip.meta,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    return folder
+
+
+def load_clip(folder: str | Path, mmap: bool = False) -> Clip:
+    """Read a clip folder; with ``mmap`` the arrays are memory-mapped, not read."""
+    folder = Path(folder)
+    meta_path = folder / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{meta_path}: missing; is {folder} a clip folder?") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{meta_path}: not valid JSON ({e})") from None
+    arrays = {}
+    for name in meta.get("shapes", {}):
+        path = folder / f"{name}.npy"
+        try:
+            arrays[name] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: cannot read stream {name!r} ({e})") from None
+    clip = Clip(
+        clip_id=meta["clip_id"],
+        label=int(meta["label"]),
+        fps=float(meta.get("fps", 30.0)),
+        source=meta.get("source", ""),
+        meta=meta.get("meta", {}),
+        **arrays,
+    )
+    clip.validate()
+    return clip
+
+
+def write_index(index: DatasetIndex, root: str | Path) -> Path:
+    data = {
+        "name": index.name,
+        "classes": index.classes,
+        "streams": index.streams,
+        "clips": [vars(c) for c in index.clips],
+    }
+    return atomic_write_json(Path(root) / "index.json", data)
+
+
+def read_index(root: str | Path) -> DatasetIndex:
+    path = Path(root) / "index.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no dataset index (make one with `earlyact demo` or the readers)") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    try:
+        clips = [ClipEntry(**c) for c in data["clips"]]
+        return DatasetIndex(data["classes"], clips, data.get("streams", {}), data.get("name", ""))
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{path}: malformed index ({e})") from None
+
+
+def save_dataset(index: DatasetIndex, clips: Sequence[Clip], root: str | Path) -> None:
+    """Write every clip, then the index (so an index never names a clip that is not there)."""
+    for clip in clips:
+        save_clip(clip, root)
+    write_index(index, root)
+
+
+def load_dataset(root: str | Path, split: str | None = None, mmap: bool = False) -> tuple[DatasetIndex, list[Clip]]:
+    """The index and the clips of ``root`` (only those of ``split`` when given)."""
+    index = read_index(root)
+    entries = index.clips if split is None else index.select(split)
+    clips = [load_clip(Path(root) / "clips" / e.clip_id, mmap=mmap) for e in entries]
+    return index, clips
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+@dataclass
+class Batch:
+    """Padded tensors of a list of clips; ``lengths`` tells how much of each row is real."""
+
+    lengths: torch.Tensor  # (B,) int64
+    labels: torch.Tensor  # (B,) int64
+    context: torch.Tensor | None = None  # (B, T, Dc)
+    action: torch.Tensor | None = None  # (B, T, Da)
+    joints: torch.Tensor | None = None  # (B, T, P*J, 5) action-network input (features.action_input)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(B, T) bool, True on real frames."""
+        t = torch.arange(int(self.lengths.max()), device=self.lengths.device)
+        return t[None, :] < self.lengths[:, None]
+
+
+def pad_stack(arrays: Sequence[np.ndarray], value: float = 0.0) -> torch.Tensor:
+    """Stack arrays of shape (T_i, ...) into (B, max T_i, ...), padding with ``value``."""
+    longest = max(a.shape[0] for a in arrays)
+    out = np.full((len(arrays), longest, *arrays[0].shape[1:]), value, dtype=np.float32)
+    for i, a in enumerate(arrays):
+        out[i, : a.shape[0]] = a
+    return torch.from_numpy(out)
+
+
+def make_batch(clips: Sequence[Clip], streams: Sequence[str]) -> Batch:
+    """Pad the requested ``streams`` of ``clips`` into one ``Batch``."""
+    batch = Batch(
+        lengths=torch.tensor([c.num_frames for c in clips], dtype=torch.long),
+        labels=torch.tensor([c.label for c in clips], dtype=torch.long),
+    )
+    for name in streams:
+        arrays = [getattr(c, name) for c in clips]
+        missing = [c.clip_id for c, a in zip(clips, arrays, strict=True) if a is None]
+        if missing:
+            raise ValueError(f"stream {name!r} missing in clip(s) {missing[:5]}")
+        setattr(batch, name, pad_stack(arrays))
+    return batch
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator | None = None) -> list[list[int]]:
+    """Index chunks over ``n`` items, shuffled by ``generator`` (in order when it is None)."""
+    order = torch.randperm(n, generator=generator).tolist() if generator is not None else list(range(n))
+    return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+
+
+def split_validation(clips: Sequence[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
+    """Stratified split of training clips into (train, validation) for early stopping."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    labels = sorted({c.label for c in clips})
+    for label in labels:
+        members = [c for c in clips if c.label == label]
+        order = rng.permutation(len(members))
+        n_val = max(1, int(round(fraction * len(members)))) if len(members) > 1 and fraction > 0 else 0
+        val += [members[i] for i in order[:n_val]]
+        train += [members[i] for i in order[n_val:]]
+    if not val:
+        raise ValueError(f"{len(clips)} training clips are too few to hold out a validation split")
+    return train, val

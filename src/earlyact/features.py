@@ -1,0 +1,102 @@
+"""Per-frame feature streams computed from poses (the parts of the pipeline that need no RGB).
+
+* ``skeleton_context``: a per-frame global descriptor of all bodies, used as stage 1's context
+  stream when there are no RGB frames (or when the model must be fed by a pose estimator only).
+* ``action_input``: the per-joint channels the action network (paper Fig. 3) reads.
+* ``action_features``: run a trained action network over clips; its LSTM hidden state per frame
+  is the action stream of stage 2.
+
+All functions are causal: row t depends on frames <= t only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from earlyact.config import FeatureConfig
+from earlyact.data import Clip, pad_stack
+from earlyact.skeleton import JointLayout, get_layout, normalize
+
+
+def _velocity(x: np.ndarray) -> np.ndarray:
+    """Causal first difference along time (row 0 is zero); NaN where either frame is missing."""
+    v = np.zeros_like(x)
+    v[1:] = x[1:] - x[:-1]
+    return v
+
+
+def skeleton_context(pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig) -> np.ndarray:
+    """(T, P, J, C) pose -> (T, D) descriptor: normalised joints, visibility, velocities,
+    pairwise within-person joint distances and the global (centre) motion. Missing -> 0."""
+    xy, centre = normalize(pose, layout, cfg.min_confidence)  # (T, P, J, 2), (T, 2)
+    T, P, J, _ = xy.shape
+    parts = [xy.reshape(T, -1), np.isfinite(xy[..., 0]).reshape(T, -1).astype(np.float64)]
+    if cfg.velocities:
+        parts += [_velocity(xy).reshape(T, -1), _velocity(centre)]
+    if cfg.distances:
+        iu = np.triu_indices(J, k=1)
+        diff = xy[:, :, :, None, :] - xy[:, :, None, :, :]  # (T, P, J, J, 2)
+        parts.append(np.linalg.norm(diff, axis=-1)[:, :, iu[0], iu[1]].reshape(T, -1))
+    out = np.concatenate(parts, axis=1)
+    return np.nan_to_num(out, nan=0.0).astype(np.float32)
+
+
+def skeleton_context_dim(num_persons: int, layout: JointLayout, cfg: FeatureConfig) -> int:
+    J = layout.num_joints
+    dim = num_persons * J * 3
+    if cfg.velocities:
+        dim += num_persons * J * 2 + 2
+    if cfg.distances:
+        dim += num_persons * J * (J - 1) // 2
+    return dim
+
+
+def action_input(pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0) -> np.ndarray:
+    """(T, P, J, C) pose -> (T, P*J, 5): normalised x, y, velocity x, y, visibility per joint.
+
+    Persons are stacked along the joint axis (person 0's joints first), so the action network's
+    convolution across joints also sees co-occurrences between the two persons of an interaction.
+    """
+    xy, _ = normalize(pose, layout, min_confidence)
+    vis = np.isfinite(xy[..., :1]).astype(np.float64)
+    feats = np.concatenate([xy, _velocity(xy), vis], axis=-1)  # (T, P, J, 5)
+    T, P, J, C = feats.shape
+    return np.nan_to_num(feats, nan=0.0).reshape(T, P * J, C).astype(np.float32)
+
+
+def with_skeleton_context(clips: Sequence[Clip], cfg: FeatureConfig) -> list[Clip]:
+    """Copies of ``clips`` whose context stream is the skeleton descriptor of their pose."""
+    layout = get_layout(cfg.layout)
+    return [replace(c, context=skeleton_context(_pose(c), layout, cfg)) for c in clips]
+
+
+def _pose(clip: Clip) -> np.ndarray:
+    if clip.pose is None:
+        raise ValueError(f"clip {clip.clip_id!r} has no pose stream; skeleton features need one")
+    return np.asarray(clip.pose)
+
+
+def action_inputs(clips: Sequence[Clip], cfg: FeatureConfig) -> list[np.ndarray]:
+    """The action network's input for each clip: a list of (T, P*J, 5) arrays."""
+    layout = get_layout(cfg.layout)
+    return [action_input(_pose(c), layout, cfg.min_confidence) for c in clips]
+
+
+@torch.inference_mode()
+def action_features(
+    net: torch.nn.Module, clips: Sequence[Clip], cfg: FeatureConfig, batch_size: int = 64
+) -> list[Clip]:
+    """Copies of ``clips`` with the action stream = the action network's per-frame hidden state."""
+    net.eval()
+    inputs = action_inputs(clips, cfg)
+    out: list[Clip] = []
+    for s in range(0, len(clips), batch_size):
+        joints = pad_stack(inputs[s : s + batch_size])  # (B, T, P*J, 5)
+        _, hidden = net(joints)  # (B, T, H)
+        for i, c in enumerate(clips[s : s + batch_size]):
+            out.append(replace(c, action=hidden[i, : c.num_frames].numpy().copy()))
+    return out

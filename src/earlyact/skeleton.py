@@ -1,0 +1,194 @@
+"""Joint layouts and causal pose normalisation.
+
+A pose array is (T, P, J, C): frames, persons, joints, channels (x, y[, confidence]);
+NaN marks a missing joint or person. Normalisation here is *causal* (frame t uses frames
+<= t only) so that the same code serves offline training and live prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class JointLayout:
+    """Names and anatomy of a skeleton format."""
+
+    name: str
+    joints: tuple[str, ...]  # joint names, in array order
+    root: tuple[int, ...]  # joints averaged into the body root (centring)
+    torso: tuple[tuple[int, ...], tuple[int, ...]]  # two joint groups; their distance = body size
+    edges: tuple[tuple[int, int], ...]  # bones, for drawing
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    def index(self, name: str) -> int:
+        return self.joints.index(name)
+
+
+COCO18 = JointLayout(
+    name="coco18",
+    joints=(
+        "nose",
+        "neck",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "r_hip",
+        "r_knee",
+        "r_ankle",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+        "r_eye",
+        "l_eye",
+        "r_ear",
+        "l_ear",
+    ),  # fmt: skip
+    root=(1,),  # neck, as in OpenPose
+    torso=((1,), (8, 11)),  # neck to mid-hip
+    edges=(
+        (1, 0),
+        (1, 2),
+        (2, 3),
+        (3, 4),
+        (1, 5),
+        (5, 6),
+        (6, 7),
+        (1, 8),
+        (8, 9),
+        (9, 10),
+        (1, 11),
+        (11, 12),
+        (12, 13),
+        (0, 14),
+        (14, 16),
+        (0, 15),
+        (15, 17),
+    ),  # fmt: skip
+)
+
+JHMDB15 = JointLayout(
+    name="jhmdb15",
+    joints=(
+        "neck",
+        "belly",
+        "face",
+        "r_shoulder",
+        "l_shoulder",
+        "r_hip",
+        "l_hip",
+        "r_elbow",
+        "l_elbow",
+        "r_knee",
+        "l_knee",
+        "r_wrist",
+        "l_wrist",
+        "r_ankle",
+        "l_ankle",
+    ),  # fmt: skip
+    root=(0,),  # neck
+    torso=((0,), (5, 6)),  # neck to mid-hip
+    edges=(
+        (0, 2),
+        (0, 1),
+        (0, 3),
+        (0, 4),
+        (3, 7),
+        (7, 11),
+        (4, 8),
+        (8, 12),
+        (1, 5),
+        (1, 6),
+        (5, 9),
+        (9, 13),
+        (6, 10),
+        (10, 14),
+    ),  # fmt: skip
+)
+
+LAYOUTS: dict[str, JointLayout] = {layout.name: layout for layout in (COCO18, JHMDB15)}
+
+
+def get_layout(name: str) -> JointLayout:
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown joint layout {name!r}; known: {sorted(LAYOUTS)}")
+    return LAYOUTS[name]
+
+
+def visible(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
+    """(T, P, J) bool: joint present (finite x, y and, if a 3rd channel exists, confidence >= min)."""
+    ok = np.isfinite(pose[..., :2]).all(-1)
+    if pose.shape[-1] >= 3 and min_confidence > 0:
+        ok &= np.nan_to_num(pose[..., 2], nan=0.0) >= min_confidence
+    return ok
+
+
+def _group_mean(xy: np.ndarray, group: tuple[int, ...]) -> np.ndarray:
+    """Mean over the joints of ``group``: (T, P, J, 2) -> (T, P, 2); NaN when all are missing."""
+    part = xy[:, :, list(group)]
+    count = np.isfinite(part[..., 0]).sum(-1)
+    total = np.nansum(part, axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count[..., None] > 0, total / np.maximum(count, 1)[..., None], np.nan)
+
+
+def causal_scale(xy: np.ndarray, layout: JointLayout) -> np.ndarray:
+    """(T,) body size at each frame: running mean of the torso length seen so far (all persons).
+
+    A running mean is causal, O(1) per frame online, and steadier than a per-frame length.
+    Frames before any torso is seen get the first later value (or 1 if never seen).
+    """
+    a, b = (_group_mean(xy, g) for g in layout.torso)
+    length = np.linalg.norm(a - b, axis=-1)  # (T, P)
+    per_frame = _nanmean(length, axis=1)
+    valid = np.isfinite(per_frame) & (per_frame > 1e-6)
+    csum = np.cumsum(np.where(valid, per_frame, 0.0))
+    ccount = np.cumsum(valid)
+    scale = np.where(ccount > 0, csum / np.maximum(ccount, 1), np.nan)
+    if not valid.any():
+        return np.ones(len(per_frame))
+    first = scale[np.argmax(ccount > 0)]
+    return np.where(np.isfinite(scale), scale, first)
+
+
+def normalize(pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Centre on the persons' mean root per frame and divide by the causal body size.
+
+    Returns ``(xy, centre)``: xy (T, P, J, 2) with NaN where a joint is missing, and the
+    centre (T, 2) in body-size units (its frame differences are the global motion).
+    One shared centre for all persons keeps their relative position (approach, contact).
+    """
+    xy = np.where(visible(pose, min_confidence)[..., None], pose[..., :2], np.nan).astype(np.float64)
+    scale = causal_scale(xy, layout)  # (T,)
+    root = _group_mean(xy, layout.root)  # (T, P, 2)
+    centre = _fill_forward(_nanmean(root, axis=1))  # frames with no root keep the last known centre
+    norm = (xy - centre[:, None, None, :]) / scale[:, None, None, None]
+    return norm, centre / scale[:, None]
+
+
+def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
+    """Mean of the finite values along ``axis``; NaN where there are none (no warning)."""
+    ok = np.isfinite(x)
+    count = ok.sum(axis)
+    total = np.where(ok, x, 0.0).sum(axis)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _fill_forward(x: np.ndarray) -> np.ndarray:
+    """Replace NaN rows by the last finite row (causal); leading NaN rows become 0."""
+    out = x.copy()
+    last = np.zeros(x.shape[1:])
+    for t in range(len(out)):
+        if np.isfinite(out[t]).all():
+            last = out[t]
+        else:
+            out[t] = last
+    return out

@@ -1,0 +1,297 @@
+"""Training: one resumable loop (``fit``) and the phases built on it.
+
+``fit`` runs AdamW with gradient clipping and early stopping on a validation score, keeps the
+best weights, logs metrics to CSV and TensorBoard, shows a progress bar, and after every epoch
+writes a resumable state (weights, optimizer, counters) atomically. Each epoch reseeds torch
+from (seed, epoch), so a run interrupted and resumed gives the same weights as one that was not.
+
+Phases: ``train_action_net`` (the skeleton classifier), ``train_teachers`` (Bi-LSTMs on whole
+clips, L_C) and ``train_students`` (causal LSTMs, L_C + alpha * distillation, teachers frozen).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from earlyact.checkpoint import (
+    load_tensors,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_tensors,
+)
+from earlyact.config import LossConfig, TrainConfig
+from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
+from earlyact.evaluate import ratio_accuracy
+from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
+from earlyact.methods import Method
+from earlyact.models import ActionNet, Predictor
+from earlyact.storage import atomic_write_json, atomic_write_text
+
+LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_score: float
+    epochs_run: int
+
+
+def _seed_epoch(seed: int, epoch: int) -> torch.Generator:
+    torch.manual_seed(seed * 100_003 + epoch)
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def fit(
+    model: nn.Module,
+    params: Sequence[nn.Parameter],
+    batches: Callable[[torch.Generator], list[Batch]],
+    loss_fn: LossFn,
+    score_fn: Callable[[], float],
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    seed: int,
+    desc: str = "train",
+    stop_after: int | None = None,
+) -> FitResult:
+    """Train ``params`` of ``model``; resume from ``out_dir`` if a previous run left state there.
+
+    ``batches(gen)`` returns one epoch of batches shuffled by ``gen``; ``score_fn()`` is the
+    validation score (higher is better). On return the model holds the best weights.
+    ``stop_after`` ends the call after that many epochs (to test interruption and resumption).
+    """
+    out = Path(out_dir)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = {
+        "epoch": 0,
+        "best_score": -float("inf"),
+        "best_epoch": 0,
+        "bad_epochs": 0,
+        "done": False,
+        "history": [],
+    }
+    if (out / "state.json").exists():
+        state = json.loads((out / "state.json").read_text())
+        model.load_state_dict(load_tensors(out / "last.safetensors"))
+        optimizer_from_tensors(opt, load_tensors(out / "optimizer.safetensors"), state.pop("optimizer"))
+    if not state["done"]:
+        _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after)
+    if (out / "best.safetensors").exists():
+        model.load_state_dict(load_tensors(out / "best.safetensors"))
+    return FitResult(state["best_epoch"], state["best_score"], state["epoch"])
+
+
+def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after):
+    from torch.utils.tensorboard import SummaryWriter  # imported late: slow import
+
+    writer = SummaryWriter(str(out / "tensorboard"))
+    bar = tqdm(
+        range(state["epoch"], cfg.epochs),
+        desc=desc,
+        initial=state["epoch"],
+        total=cfg.epochs,
+        leave=False,
+    )
+    try:
+        for n, epoch in enumerate(bar):
+            model.train()
+            sums: dict[str, float] = {}
+            epoch_batches = batches(_seed_epoch(seed, epoch))
+            for batch in epoch_batches:
+                loss, parts = loss_fn(batch)
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                opt.step()
+                for k, v in {"loss": loss.item(), **parts}.items():
+                    sums[k] = sums.get(k, 0.0) + v / len(epoch_batches)
+            model.eval()
+            score = float(score_fn())
+            _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer)
+            bar.set_postfix(loss=f"{sums['loss']:.3f}", val=f"{score:.3f}", best=f"{state['best_score']:.3f}")
+            if state["done"] or (stop_after is not None and n + 1 >= stop_after):
+                break
+    finally:
+        writer.close()
+
+
+def _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer) -> None:
+    """Update counters, save best/last weights and the metrics log, all atomically."""
+    state["epoch"] = epoch + 1
+    if score > state["best_score"]:
+        state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
+        save_tensors(out / "best.safetensors", model.state_dict())
+    else:
+        state["bad_epochs"] += 1
+    state["done"] = state["bad_epochs"] >= cfg.patience or state["epoch"] >= cfg.epochs
+    row = {
+        "epoch": epoch + 1,
+        **{k: round(v, 6) for k, v in sums.items()},
+        "val_score": round(score, 6),
+    }
+    state["history"].append(row)
+    for k, v in row.items():
+        if k != "epoch":
+            writer.add_scalar(k, v, epoch + 1)
+    _write_csv(out / "metrics.csv", state["history"])
+    tensors, opt_meta = optimizer_to_tensors(opt)
+    save_tensors(out / "last.safetensors", model.state_dict())
+    save_tensors(out / "optimizer.safetensors", tensors)
+    atomic_write_json(out / "state.json", {**state, "optimizer": opt_meta})  # written last: commits the epoch
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, keys)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------- phases
+
+
+def _batches(clips: Sequence[Clip], streams: Sequence[str], size: int) -> Callable[[torch.Generator], list[Batch]]:
+    return lambda gen: [make_batch([clips[i] for i in idx], streams) for idx in batch_indices(len(clips), size, gen)]
+
+
+def _streams(batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    return batch.context, batch.action
+
+
+def label_loss(
+    progressive: bool,
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """L_C (eq. 1) or the per-frame cross-entropy."""
+    return progressive_loss if progressive else frame_cross_entropy
+
+
+def train_teachers(
+    model: Predictor, train: Sequence[Clip], val: Sequence[Clip], streams: Sequence[str],
+    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, stop_after: int | None = None,
+) -> FitResult:  # fmt: skip
+    """Train the Bi-LSTM teachers of every stage on whole clips with L_C (summed over stages)."""
+    assert model.teachers is not None
+
+    def loss_fn(b: Batch):
+        outs = model.forward_teachers(*_streams(b), b.lengths)
+        losses = [progressive_loss(o.logits, b.labels, b.lengths) for o in outs]
+        return sum(losses), {f"lc{i + 1}": v.item() for i, v in enumerate(losses)}
+
+    def score() -> float:
+        return _val_score(
+            lambda b: model.forward_teachers(*_streams(b), b.lengths)[-1].logits,
+            val,
+            streams,
+            ratios,
+        )
+
+    params = list(model.teachers.parameters())
+    return fit(
+        model,
+        params,
+        _batches(train, streams, cfg.batch_size),
+        loss_fn,
+        score,
+        cfg,
+        out_dir,
+        seed,
+        "teachers",
+        stop_after,
+    )
+
+
+def train_students(
+    model: Predictor, method: Method, train: Sequence[Clip], val: Sequence[Clip], streams: Sequence[str],
+    ratios: Sequence[float], cfg: TrainConfig, loss_cfg: LossConfig, out_dir: Path, seed: int,
+    stop_after: int | None = None,
+) -> FitResult:  # fmt: skip
+    """Train the causal students; with ``method.distill`` against the frozen teachers."""
+    alphas = (loss_cfg.alpha1, loss_cfg.alpha2)
+    lc = label_loss(method.progressive)
+    if model.teachers is not None:
+        model.teachers.requires_grad_(False)
+
+    def loss_fn(b: Batch):
+        outs = model.forward_students(*_streams(b))
+        parts, total = {}, 0.0
+        teach = None
+        if method.distill:
+            with torch.no_grad():
+                model.teachers.eval()
+                teach = model.forward_teachers(*_streams(b), b.lengths)
+        for i, o in enumerate(outs):
+            term = lc(o.logits, b.labels, b.lengths)
+            parts[f"lc{i + 1}"] = term.item()
+            if teach is not None:
+                kd = distillation_loss(o.hidden, teach[i].hidden, b.lengths)
+                parts[f"kd{i + 1}"] = kd.item()
+                term = term + alphas[i] * kd
+            total = total + term
+        return total, parts
+
+    def score() -> float:
+        return _val_score(lambda b: model.forward_students(*_streams(b))[-1].logits, val, streams, ratios)
+
+    params = list(model.students.parameters())
+    return fit(
+        model,
+        params,
+        _batches(train, streams, cfg.batch_size),
+        loss_fn,
+        score,
+        cfg,
+        out_dir,
+        seed,
+        "students",
+        stop_after,
+    )
+
+
+def train_action_net(
+    net: ActionNet, train_inputs: Sequence[np.ndarray], train_labels: Sequence[int],
+    val_inputs: Sequence[np.ndarray], val_labels: Sequence[int], ratios: Sequence[float],
+    cfg: TrainConfig, out_dir: Path, seed: int,
+) -> FitResult:  # fmt: skip
+    """Train the skeleton network as a per-frame classifier (cross-entropy on every frame)."""
+
+    def to_batch(inputs: Sequence[np.ndarray], labels: Sequence[int]) -> Batch:
+        return Batch(
+            lengths=torch.tensor([len(x) for x in inputs]),
+            labels=torch.tensor(list(labels)),
+            joints=pad_stack(inputs),
+        )
+
+    def batches(gen: torch.Generator) -> list[Batch]:
+        idx = batch_indices(len(train_inputs), cfg.batch_size, gen)
+        return [to_batch([train_inputs[i] for i in c], [train_labels[i] for i in c]) for c in idx]
+
+    def loss_fn(b: Batch):
+        loss = frame_cross_entropy(net(b.joints)[0], b.labels, b.lengths)
+        return loss, {}
+
+    val_batch = to_batch(val_inputs, val_labels)
+
+    def score() -> float:
+        with torch.no_grad():
+            return float(np.mean(ratio_accuracy(net(val_batch.joints)[0], val_batch.labels, val_batch.lengths, ratios)))
+
+    return fit(net, list(net.parameters()), batches, loss_fn, score, cfg, out_dir, seed, "action net")
+
+
+@torch.no_grad()
+def _val_score(logits_fn, val: Sequence[Clip], streams: Sequence[str], ratios: Sequence[float]) -> float:
+    """Mean accuracy over the observation ratios on the validation clips (0-1)."""
+    batch = make_batch(val, streams)
+    return float(np.mean(ratio_accuracy(logits_fn(batch), batch.labels, batch.lengths, ratios)))

@@ -1,0 +1,119 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from earlyact.data import (
+    Clip,
+    ClipEntry,
+    DatasetIndex,
+    load_clip,
+    load_dataset,
+    make_batch,
+    read_index,
+    save_clip,
+    save_dataset,
+    split_validation,
+)
+
+
+def _clip(cid="c1", T=5, label=1):
+    rng = np.random.default_rng(0)
+    pose = rng.normal(size=(T, 2, 18, 3)).astype(np.float32)
+    pose[1, 0, 3] = np.nan  # a missing joint
+    return Clip(cid, label, pose=pose, context=rng.normal(size=(T, 7)).astype(np.float32), fps=25.0,
+                source="x.avi", meta={"k": 1})  # fmt: skip
+
+
+def test_clip_round_trip_and_mmap(tmp_path):
+    clip = _clip()
+    folder = save_clip(clip, tmp_path)
+    for mmap in (False, True):
+        back = load_clip(folder, mmap=mmap)
+        assert back.clip_id == "c1" and back.label == 1 and back.fps == 25.0 and back.meta == {"k": 1}
+        np.testing.assert_array_equal(back.pose, clip.pose)  # NaN in the same places
+        np.testing.assert_array_equal(back.context, clip.context)
+        assert back.action is None
+    assert isinstance(load_clip(folder, mmap=True).pose, np.memmap)
+    assert json.loads((folder / "meta.json").read_text())["num_frames"] == 5
+
+
+def test_rewrite_replaces_whole_clip(tmp_path):
+    save_clip(_clip(T=5), tmp_path)
+    smaller = _clip(T=3)
+    smaller.context = None
+    folder = save_clip(smaller, tmp_path)
+    assert not (folder / "context.npy").exists()
+    assert load_clip(folder).num_frames == 3
+    assert [p.name for p in (tmp_path / "clips").iterdir()] == ["c1"]  # no temp folders left
+
+
+def test_failed_write_leaves_old_clip(tmp_path, monkeypatch):
+    save_clip(_clip(T=5), tmp_path)
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "save", boom)
+    with pytest.raises(OSError):
+        save_clip(_clip(T=3), tmp_path)
+    monkeypatch.undo()
+    assert load_clip(tmp_path / "clips" / "c1").num_frames == 5
+    assert [p.name for p in (tmp_path / "clips").iterdir()] == ["c1"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: setattr(c, "context", np.zeros((4, 7), np.float32)), "lengths differ"),
+        (lambda c: setattr(c, "pose", np.zeros((5, 18, 2), np.float32)), "4 dims"),
+        (lambda c: setattr(c, "clip_id", "../evil"), "clip id"),
+    ],
+)
+def test_bad_clips_are_refused(tmp_path, change, message):
+    clip = _clip()
+    change(clip)
+    with pytest.raises(ValueError, match=message):
+        save_clip(clip, tmp_path)
+
+
+def test_corrupt_files_name_the_file(tmp_path):
+    folder = save_clip(_clip(), tmp_path)
+    (folder / "context.npy").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="context.npy"):
+        load_clip(folder)
+    (folder / "meta.json").write_text("{")
+    with pytest.raises(ValueError, match="meta.json"):
+        load_clip(folder)
+    with pytest.raises(FileNotFoundError, match="index.json"):
+        read_index(tmp_path / "nowhere")
+
+
+def test_dataset_round_trip_and_splits(tmp_path):
+    clips = [_clip(f"c{i}", label=i % 2) for i in range(4)]
+    index = DatasetIndex(
+        ["a", "b"],
+        [ClipEntry(c.clip_id, c.label, "test" if i == 0 else "train", "g") for i, c in enumerate(clips)],
+    )
+    save_dataset(index, clips, tmp_path)
+    idx, train = load_dataset(tmp_path, "train")
+    assert idx.classes == ["a", "b"] and [c.clip_id for c in train] == ["c1", "c2", "c3"]
+
+
+def test_batch_pads_and_masks():
+    a, b = _clip("a", T=5), _clip("b", T=3)
+    batch = make_batch([a, b], ["context"])
+    assert batch.context.shape == (2, 5, 7)
+    assert batch.mask.tolist() == [[True] * 5, [True] * 3 + [False] * 2]
+    assert torch.all(batch.context[1, 3:] == 0)
+    with pytest.raises(ValueError, match="action"):
+        make_batch([a], ["action"])
+
+
+def test_validation_split_is_stratified_and_seeded():
+    clips = [_clip(f"c{i}", label=i % 3) for i in range(30)]
+    tr, va = split_validation(clips, 0.2, seed=1)
+    assert len(va) == 6 and sorted(c.label for c in va) == [0, 0, 1, 1, 2, 2]
+    assert [c.clip_id for c in split_validation(clips, 0.2, seed=1)[1]] == [c.clip_id for c in va]
+    assert not {c.clip_id for c in tr} & {c.clip_id for c in va}

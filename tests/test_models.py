@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from earlyact.config import ActionNetConfig, ModelConfig
+from earlyact.models import ActionNet, Predictor, Teacher
+
+CFG = ModelConfig(hidden1=6, hidden2=4, dropout=0.0)
+
+
+def _inputs(B=2, T=7, Dc=5, Da=3):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(B, T, Dc, generator=g), torch.randn(B, T, Da, generator=g)
+
+
+@pytest.mark.parametrize("two_stage", [True, False])
+def test_students_are_causal(two_stage):
+    torch.manual_seed(0)
+    model = Predictor(5, 3, 4, CFG, two_stage=two_stage).eval()
+    ctx, act = _inputs()
+    ref = model.forward_students(ctx, act)[-1].logits
+    t = 3
+    ctx2, act2 = ctx.clone(), act.clone()
+    ctx2[:, t + 1 :] = torch.randn_like(ctx2[:, t + 1 :]) * 5
+    act2[:, t + 1 :] = 7.0
+    out = model.forward_students(ctx2, act2)[-1].logits
+    assert torch.allclose(out[:, : t + 1], ref[:, : t + 1], atol=1e-6)
+    assert not torch.allclose(out[:, t + 1 :], ref[:, t + 1 :])  # the future did change
+
+
+def test_teacher_sees_the_future():
+    torch.manual_seed(0)
+    model = Predictor(5, 3, 4, CFG).eval()
+    ctx, act = _inputs()
+    lengths = torch.tensor([7, 7])
+    ref = model.forward_teachers(ctx, act, lengths)[-1].logits
+    ctx2 = ctx.clone()
+    ctx2[:, -1] += 3.0
+    assert not torch.allclose(model.forward_teachers(ctx2, act, lengths)[-1].logits[:, 0], ref[:, 0])
+
+
+def test_step_matches_full_sequence():
+    torch.manual_seed(0)
+    model = Predictor(5, 3, 4, CFG).eval()
+    model.norm_context.fit(torch.randn(50, 5) * 2 + 1)
+    ctx, act = _inputs()
+    full = model.forward_students(ctx, act)[-1].logits
+    state = model.init_state(2)
+    for t in range(ctx.shape[1]):
+        logits, state = model.step(ctx[:, t], act[:, t], state)
+        assert torch.allclose(logits, full[:, t], atol=1e-5)
+
+
+def test_teacher_ignores_padding():
+    torch.manual_seed(0)
+    teacher = Teacher(5, 6, 3).eval()
+    x = torch.randn(1, 4, 5)
+    padded = torch.cat([x, torch.randn(1, 3, 5) * 9], dim=1)
+    a = teacher(x, torch.tensor([4])).hidden
+    b = teacher(padded, torch.tensor([4])).hidden
+    assert torch.allclose(a, b[:, :4], atol=1e-6)
+    assert torch.all(b[:, 4:] == 0)
+
+
+def test_teacher_hidden_matches_student_size():
+    model = Predictor(5, 3, 4, CFG)
+    ctx, act = _inputs()
+    s = model.forward_students(ctx, act)
+    t = model.forward_teachers(ctx, act, torch.tensor([7, 5]))
+    assert [o.hidden.shape for o in s] == [o.hidden.shape for o in t] == [(2, 7, 6), (2, 7, 4)]
+    with pytest.raises(ValueError, match="even"):
+        Teacher(5, 7, 3)
+
+
+@pytest.mark.parametrize(("dc", "da"), [(5, 0), (0, 3)])
+def test_single_stream(dc, da):
+    model = Predictor(dc, da, 4, CFG)
+    ctx, act = _inputs()
+    out = model.forward_students(ctx if dc else None, act if da else None)
+    assert out[-1].logits.shape == (2, 7, 4)
+
+
+def test_action_net_shapes_and_causality():
+    torch.manual_seed(0)
+    net = ActionNet(36, 5, 6, ActionNetConfig(dropout=0.0)).eval()
+    joints = torch.randn(2, 9, 36, 5)
+    logits, hidden = net(joints)
+    assert logits.shape == (2, 9, 6) and hidden.shape == (2, 9, 256)
+    joints2 = joints.clone()
+    joints2[:, 5:] = 0
+    assert torch.allclose(net(joints2)[1][:, :5], hidden[:, :5], atol=1e-6)

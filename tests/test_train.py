@@ -1,0 +1,129 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from earlyact.config import ModelConfig, TrainConfig
+from earlyact.data import Clip
+from earlyact.experiment import fit_standardization
+from earlyact.methods import METHODS
+from earlyact.models import Predictor
+from earlyact.train import train_students, train_teachers
+
+
+def _clips(n=12, seed=0):
+    """Class 1 clips drift upwards in feature 0 after a few frames; class 0 clips do not."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(n):
+        T = int(rng.integers(6, 10))
+        x = rng.normal(size=(T, 3)).astype(np.float32)
+        label = i % 2
+        x[3:, 0] += 2.0 * label
+        clips.append(Clip(f"c{i}", label, context=x))
+    return clips
+
+
+CFG = TrainConfig(epochs=6, batch_size=4, lr=1e-2, patience=100)
+
+
+def _model():
+    torch.manual_seed(0)
+    m = Predictor(3, 0, 2, ModelConfig(hidden1=6, hidden2=4, dropout=0.1))
+    fit_standardization(m, _clips())
+    return m
+
+
+def test_resume_after_interruption_equals_uninterrupted(tmp_path):
+    clips, val = _clips(), _clips(6, seed=1)
+    ratios = [0.5, 1.0]
+    full = _model()
+    train_students(full, METHODS["ms-lstm"], clips, val, ["context"], ratios, CFG, _loss(), tmp_path / "a", 0)
+    part = _model()
+    train_students(
+        part,
+        METHODS["ms-lstm"],
+        clips,
+        val,
+        ["context"],
+        ratios,
+        CFG,
+        _loss(),
+        tmp_path / "b",
+        0,
+        stop_after=2,
+    )
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["epoch"] == 2 and not state["done"]
+    resumed = _model()  # a fresh process would start from scratch weights
+    train_students(
+        resumed,
+        METHODS["ms-lstm"],
+        clips,
+        val,
+        ["context"],
+        ratios,
+        CFG,
+        _loss(),
+        tmp_path / "b",
+        0,
+    )
+    for k, v in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v)
+    hist_a = (tmp_path / "a" / "metrics.csv").read_text()
+    assert hist_a == (tmp_path / "b" / "metrics.csv").read_text()
+    assert len(hist_a.strip().splitlines()) == 1 + CFG.epochs
+
+
+def _loss():
+    from earlyact.config import LossConfig
+
+    return LossConfig(alpha1=0.1, alpha2=0.1)
+
+
+def test_students_learn_and_teachers_stay_frozen(tmp_path):
+    clips, val = _clips(24), _clips(8, seed=1)
+    model = _model()
+    res = train_teachers(model, clips, val, ["context"], [1.0], CFG, tmp_path / "t", 0)
+    assert res.best_score >= 0.75  # the teacher separates the classes on whole clips
+    before = {k: v.clone() for k, v in model.teachers.state_dict().items()}
+    out = train_students(
+        model,
+        METHODS["kd-ms-lstm"],
+        clips,
+        val,
+        ["context"],
+        [1.0],
+        CFG,
+        _loss(),
+        tmp_path / "s",
+        0,
+    )
+    assert out.best_score >= 0.75
+    for k, v in model.teachers.state_dict().items():
+        assert torch.equal(v, before[k])
+    log = (tmp_path / "s" / "metrics.csv").read_text().splitlines()[0]
+    assert "kd1" in log and "kd2" in log  # the distillation term was computed and logged
+    assert list((tmp_path / "s" / "tensorboard").iterdir())
+
+
+def test_early_stopping_keeps_best(tmp_path):
+    cfg = TrainConfig(epochs=50, batch_size=4, lr=1e-2, patience=2)
+    model = _model()
+    res = train_students(
+        model,
+        METHODS["ms-lstm"],
+        _clips(),
+        _clips(6, 1),
+        ["context"],
+        [1.0],
+        cfg,
+        _loss(),
+        tmp_path,
+        0,
+    )
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["done"] and res.epochs_run < 50
+    assert state["epoch"] - state["best_epoch"] == 2
+    assert res.best_score == pytest.approx(max(r["val_score"] for r in state["history"]), abs=1e-6)
