@@ -1,0 +1,174 @@
+"""JHMDB readers: the official ``joint_positions`` layout and the pickled ground-truth files.
+
+* Official layout (Jhuang et al., ICCV 2013)::
+
+      ROOT/joint_positions/<class>/<clip>/joint_positions.mat   pos_img, pos_world: 2 x 15 x T
+      ROOT/splits/<class>_test_split<k>.txt                     "<clip>.avi 1" (train) / "2" (test)
+
+* ``GT_train_<k>.pkl`` / ``GT_test_<k>.pkl`` (as pickled by DD-Net's authors): a dict
+  ``{'pose': [(T, 15, 2) arrays], 'label': [class names]}``. A pickle can run code, so these
+  are read with ``safe_load_pickle``, which admits numpy arrays, dtypes and builtin containers
+  and refuses anything else with a clear error.
+
+Both give clips whose pose is (T, 1, 15, 2) in the JHMDB-15 joint order (``skeleton.JHMDB15``).
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from earlyact.data import Clip, ClipEntry, DatasetIndex
+from earlyact.skeleton import JHMDB15
+
+JHMDB_CLASSES = (
+    "brush_hair", "catch", "clap", "climb_stairs", "golf", "jump", "kick_ball", "pick", "pour", "pullup", "push",
+    "run", "shoot_ball", "shoot_bow", "shoot_gun", "sit", "stand", "swing_baseball", "throw", "walk", "wave",
+)  # fmt: skip
+JHMDB_FPS = 30.0
+
+
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    try:  # numpy >= 2
+        from numpy._core import multiarray
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray
+    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(module, "_reconstruct")] = multiarray._reconstruct
+        allowed[(module, "scalar")] = multiarray.scalar
+    return allowed
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only numpy array/dtype reconstruction globals."""
+
+    def __init__(self, file, path: Path):
+        super().__init__(file)
+        self._path = path
+        self._allowed = _numpy_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._allowed:
+            return self._allowed[(module, name)]
+        raise pickle.UnpicklingError(
+            f"{self._path}: refused to load {module}.{name}: only numpy arrays, dtypes and builtin "
+            "containers are allowed (this pickle could run code)"
+        )
+
+
+def safe_load_pickle(path: str | Path) -> Any:
+    """Load a pickle holding only numpy arrays, dtypes and builtin containers; refuse the rest."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return _SafeUnpickler(f, path).load()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except pickle.UnpicklingError as e:
+        msg = str(e)
+        raise ValueError(msg if msg.startswith(str(path)) else f"{path}: not a valid pickle ({msg})") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+        raise ValueError(f"{path}: not a valid pickle ({type(e).__name__}: {e})") from None
+
+
+def read_gt_pickle(path: str | Path) -> tuple[list[np.ndarray], list[str]]:
+    """(poses (T, 15, 2), class names) of a ``GT_*.pkl`` file, validated."""
+    data = safe_load_pickle(path)
+    if not isinstance(data, dict) or not {"pose", "label"} <= set(data):
+        raise ValueError(f"{path}: expected a dict with 'pose' and 'label', got {type(data).__name__}")
+    poses, labels = list(data["pose"]), [str(x) for x in data["label"]]
+    if len(poses) != len(labels):
+        raise ValueError(f"{path}: {len(poses)} poses but {len(labels)} labels")
+    for i, p in enumerate(poses):
+        if not isinstance(p, np.ndarray) or p.ndim != 3 or p.shape[1:] != (15, 2) or len(p) == 0:
+            shape = getattr(p, "shape", type(p).__name__)
+            raise ValueError(f"{path}: pose {i} has shape {shape}, expected (T, 15, 2)")
+    return poses, labels
+
+
+def clips_from_poses(
+    poses: list[np.ndarray], labels: list[str], classes: list[str], prefix: str, source: str
+) -> list[Clip]:
+    """Clips (pose (T, 1, 15, 2)) with ids ``<prefix>_<class>_<i>``."""
+    out = []
+    for i, (p, name) in enumerate(zip(poses, labels, strict=True)):
+        if name not in classes:
+            raise ValueError(f"{source}: class {name!r} is not among {classes}")
+        pose = np.asarray(p, dtype=np.float32)[:, None]  # one person
+        out.append(Clip(f"{prefix}_{name}_{i:04d}", classes.index(name), pose=pose, fps=JHMDB_FPS, source=source))
+    return out
+
+
+def load_gt_pickles(train_path: str | Path, test_path: str | Path) -> tuple[DatasetIndex, list[Clip]]:
+    """A dataset from a pair of ``GT_train_k.pkl`` / ``GT_test_k.pkl`` files (any split k)."""
+    train_p, train_l = read_gt_pickle(train_path)
+    test_p, test_l = read_gt_pickle(test_path)
+    classes = sorted(set(train_l) | set(test_l))
+    clips = clips_from_poses(train_p, train_l, classes, "train", str(train_path))
+    clips += clips_from_poses(test_p, test_l, classes, "test", str(test_path))
+    entries = [ClipEntry(c.clip_id, c.label, c.clip_id.split("_", 1)[0]) for c in clips]
+    streams = {"pose": {"layout": JHMDB15.name, "channels": ["x", "y"], "source": "JHMDB ground truth (pos_world)"}}
+    return DatasetIndex(classes, entries, streams, name="jhmdb"), clips
+
+
+def read_split_lists(splits_dir: str | Path, split: int) -> dict[tuple[str, str], str]:
+    """{(class, clip): 'train' | 'test'} from the official ``<class>_test_split<k>.txt`` files."""
+    splits_dir = Path(splits_dir)
+    files = sorted(splits_dir.glob(f"*_test_split{split}.txt"))
+    if not files:
+        raise FileNotFoundError(f"{splits_dir}: no *_test_split{split}.txt files")
+    out = {}
+    for f in files:
+        cls = f.name[: -len(f"_test_split{split}.txt")]
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 2 or parts[1] not in ("1", "2") or not parts[0].endswith(".avi"):
+                raise ValueError(f"{f}:{n}: expected '<clip>.avi 1|2', got {line!r}")
+            out[(cls, parts[0][:-4])] = "train" if parts[1] == "1" else "test"
+    return out
+
+
+def read_joint_positions(path: str | Path, field: str = "pos_world") -> np.ndarray:
+    """(T, 15, 2) joints from a ``joint_positions.mat`` (``field``: 'pos_world' or 'pos_img')."""
+    from scipy.io import loadmat
+
+    path = Path(path)
+    try:
+        mat = loadmat(str(path))
+    except Exception as e:  # scipy raises several types for corrupt files
+        raise ValueError(f"{path}: not a readable .mat file ({e})") from None
+    if field not in mat:
+        raise ValueError(f"{path}: no field {field!r} (has {sorted(k for k in mat if not k.startswith('__'))})")
+    arr = np.asarray(mat[field], dtype=np.float64)
+    if arr.ndim != 3 or arr.shape[:2] != (2, 15):
+        raise ValueError(f"{path}: {field} has shape {arr.shape}, expected (2, 15, T)")
+    return arr.transpose(2, 1, 0)  # (T, 15, 2)
+
+
+def load_official(root: str | Path, split: int = 1, field: str = "pos_world") -> tuple[DatasetIndex, list[Clip]]:
+    """A dataset from the official layout: clips listed in split ``split`` that have joints."""
+    root = Path(root)
+    membership = read_split_lists(root / "splits", split)
+    classes = sorted({cls for cls, _ in membership})
+    clips, entries = [], []
+    for (cls, name), which in sorted(membership.items()):
+        mat = root / "joint_positions" / cls / name / "joint_positions.mat"
+        if not mat.exists():
+            raise FileNotFoundError(f"{mat}: listed in split {split} but missing")
+        pose = read_joint_positions(mat, field).astype(np.float32)[:, None]
+        clip = Clip(_safe_id(f"{cls}__{name}"), classes.index(cls), pose=pose, fps=JHMDB_FPS, source=str(mat))
+        clips.append(clip)
+        entries.append(ClipEntry(clip.clip_id, clip.label, which, name))
+    streams = {"pose": {"layout": JHMDB15.name, "channels": ["x", "y"], "source": f"JHMDB joint_positions ({field})"}}
+    return DatasetIndex(classes, entries, streams, name=f"jhmdb-split{split}"), clips
+
+
+def _safe_id(name: str) -> str:
+    """Clip ids allow letters, digits, '.', '_', '-': JHMDB clip names hold brackets, '&', etc."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)
