@@ -69,7 +69,9 @@ def test_compare_is_resumable(tmp_path, dataset, capsys):
 
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--set", "methods=[ms-lstm]", *TINY]) == 0
+    assert (
+        main(["demo", "--out", str(tmp_path / "demo"), "--set", "methods=[ms-lstm]", "--set", "seeds=[0]", *TINY]) == 0
+    )
     out = capsys.readouterr().out
     assert "| ms-lstm |" in out and "accuracy.png" in out
     assert (tmp_path / "demo" / "data" / "index.json").exists()
@@ -82,3 +84,10 @@ def test_bad_input_is_a_clear_error(tmp_path, dataset, capsys):
     assert "index.json" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "z"), "--set", "train.lr=fast"]) == 2
     assert "train.lr" in capsys.readouterr().err
+
+
+def test_train_with_augmentation(tmp_path, dataset):
+    args = ["train", str(dataset), "--method", "kd-ms-lstm", "--out", str(tmp_path / "run"), *TINY]
+    assert main([*args, "--set", "augment.enabled=true", "--set", "augment.prefix=0.5"]) == 0
+    log = (tmp_path / "run" / "kd-ms-lstm" / "students" / "metrics.csv").read_text().splitlines()
+    assert len(log) == 3  # header + 2 epochs on augmented batches

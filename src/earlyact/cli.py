@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -50,11 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--out", type=Path, required=True, help="folder for results.json/.md and plots")
     p.add_argument("--ratios", nargs="+", type=float, default=[round(0.1 * i, 1) for i in range(1, 11)])
+    p = sub.add_parser("benchmark", help="reproducible benchmarks on real datasets")
+    bench = p.add_subparsers(dest="dataset", required=True)
+    b = bench.add_parser("jhmdb", help="JHMDB ground-truth joints: GT_train_k.pkl / GT_test_k.pkl of any split k")
+    b.add_argument("--train", type=Path, required=True, help="GT_train_<k>.pkl")
+    b.add_argument("--test", type=Path, required=True, help="GT_test_<k>.pkl")
+    b.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    b.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
+    _config_args(b)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = "earlyact " + shlex.join(argv)  # recorded in reports and results
     try:
         return _dispatch(args)
     except (ValueError, FileNotFoundError) as e:
@@ -64,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from earlyact.demo import run_demo
+        from earlyact.demo import demo_config, run_demo
 
-        run_demo(_cfg(args), args.out, args.report)
+        run_demo(demo_config(args.config, args.overrides), args.out, args.report, args.command_line)
     elif args.command == "compare":
         from earlyact.evaluate import markdown_table
         from earlyact.experiment import compare_on_dataset
@@ -90,6 +101,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         results = evaluate_on_dataset(args.checkpoint, args.dataset, args.split, args.ratios, args.out)
         print(markdown_table(results))
+    elif args.command == "benchmark":
+        from earlyact.benchmark import benchmark_jhmdb, jhmdb_config
+
+        seeds = f"seeds=[{','.join(map(str, args.seeds))}]"
+        cfg = jhmdb_config(args.config, [*args.overrides, seeds])
+        benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line)
     return 0
 
 

@@ -29,6 +29,18 @@ class FeatureConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Random transformations applied to each training clip, fresh every epoch."""
+
+    enabled: bool = False  # master switch (off: training sees the clips as they are)
+    scale: float = 0.1  # scale factor drawn from [1 - scale, 1 + scale], per axis
+    rotation: float = 15.0  # rotation angle drawn from [-rotation, rotation] degrees
+    noise: float = 0.01  # Gaussian joint noise, in body sizes (torso lengths)
+    speed: float = 0.2  # playback speed drawn from [1 - speed, 1 + speed]
+    prefix: float = 0.0  # probability of keeping only a random prefix (>= 50 %) of the clip
+
+
+@dataclass
 class ActionNetConfig:
     """The skeleton network of the paper's Fig. 3, whose LSTM hidden state is the action feature."""
 
@@ -74,13 +86,13 @@ class TrainConfig:
 class DemoDataConfig:
     """The synthetic two-person interaction dataset of ``earlyact demo`` (COCO-18 skeletons)."""
 
-    clips_per_class: int = 40  # clips generated per class
-    min_frames: int = 40  # shortest clip
-    max_frames: int = 80  # longest clip
+    clips_per_class: int = 50  # clips generated per class
+    min_frames: int = 30  # shortest clip
+    max_frames: int = 60  # longest clip
     noise: float = 0.012  # Gaussian joint noise, in body heights
     missing: float = 0.04  # probability that a joint is missing in a frame
-    cue: float = 0.25  # how far (fraction of the final pose) limbs move before the interaction starts
-    test_fraction: float = 0.3  # clips per class put in the test split
+    cue: float = 0.5  # how far (fraction of the final pose) limbs move before the interaction starts
+    test_fraction: float = 0.4  # clips per class put in the test split
     seed: int = 0  # generator seed
 
 
@@ -99,6 +111,7 @@ class ExperimentConfig:
         default_factory=lambda: [round(0.1 * i, 1) for i in range(1, 11)]
     )  # observation ratios of the evaluation
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     action_net: ActionNetConfig = field(default_factory=ActionNetConfig)
     action_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -16,13 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from earlyact.augment import augment
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
 from earlyact.config import ExperimentConfig, dump_yaml, to_dict
 from earlyact.data import Clip, DatasetIndex, load_dataset, make_batch, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_predictions, results_dict, write_results
-from earlyact.features import action_features, action_inputs, with_skeleton_context
+from earlyact.features import action_features, with_skeleton_context
 from earlyact.methods import get_method
 from earlyact.models import ActionNet, Predictor
+from earlyact.skeleton import get_layout
 from earlyact.storage import atomic_write_json
 from earlyact.train import train_action_net, train_students, train_teachers
 
@@ -73,14 +75,34 @@ def fit_action_net(
     persons, joints = _num_persons_joints(train)
     torch.manual_seed(seed)
     net = ActionNet(persons * joints, 5, num_classes, cfg.action_net)
-    inputs = action_inputs(train, cfg.features), action_inputs(val, cfg.features)
     train_action_net(
-        net, inputs[0], [c.label for c in train], inputs[1], [c.label for c in val],
-        cfg.ratios, cfg.action_train, out_dir / "action_net", seed,
-    )  # fmt: skip
+        net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.action_train, out_dir / "action_net", seed
+    )
     desc = {"num_joints": persons * joints, "persons": persons, "in_channels": 5, "num_classes": num_classes,
             "config": to_dict(cfg.action_net)}  # fmt: skip
     return net.eval(), desc
+
+
+def make_transform(cfg: ExperimentConfig, stream_specs: dict[str, Any], action_net: ActionNet | None):
+    """Per-batch training transform: augment the pose, recompute the streams (None if disabled)."""
+    if not cfg.augment.enabled:
+        return None
+    if "context" in cfg.streams and stream_specs["context"]["source"] != "skeleton":
+        raise ValueError("pose augmentation needs pose-derived streams; this context stream comes from the dataset")
+    layout = get_layout(cfg.features.layout)
+
+    def transform(clips: list[Clip], rng: np.random.Generator) -> list[Clip]:
+        out = [
+            replace(c, pose=augment(np.asarray(c.pose), rng, cfg.augment, layout), context=None, action=None)
+            for c in clips
+        ]
+        if "context" in cfg.streams:
+            out = with_skeleton_context(out, cfg.features)
+        if "action" in cfg.streams:
+            out = action_features(action_net, out, cfg.features)
+        return out
+
+    return transform
 
 
 def build_predictor(
@@ -149,7 +171,10 @@ def run_seed(
     if any(get_method(m).teachers for m in cfg.methods):
         teacher = build_predictor("teacher", dims, len(classes), cfg, seed)
         fit_standardization(teacher, train)
-        train_teachers(teacher, train, val, streams, cfg.ratios, cfg.train, out_dir / "teachers", seed)
+        transform = make_transform(cfg, stream_specs, action_net)
+        train_teachers(
+            teacher, train, val, streams, cfg.ratios, cfg.train, out_dir / "teachers", seed, transform=transform
+        )
         teacher_state = teacher.state_dict()
     preds = {}
     for name in cfg.methods:

@@ -91,10 +91,11 @@ def make_clip(label: int, rng: np.random.Generator, cfg: DemoDataConfig, clip_id
     peak = onset + rng.uniform(0.2, 0.3)
     act = _smooth((u - onset) / (peak - onset))  # the interaction: 0 before the onset, 1 at the peak
     # weak early hint: before the onset the limbs already move a little towards the final pose
-    hint = cfg.cue * rng.uniform(0.3, 1.0) * _smooth(u / onset)
+    hint = cfg.cue * rng.uniform(0.3, 1.0) * np.clip(u / onset, 0.0, 1.0)
     w = act + hint * (1 - act)  # limb pose: rest -> final
     start_gap, stop = rng.uniform(1.6, 2.2), spec["stop"] + rng.normal(0, 0.05)
-    gap = start_gap + (stop - start_gap) * _smooth(u / onset)  # both approach, class-specific stop
+    x = np.clip(u / onset, 0.0, 1.0)
+    gap = start_gap + (stop - start_gap) * (1 - (1 - x) ** 2)  # both approach (decelerating) to a class-specific stop
     gap = gap + spec["recoil"] * act
     step = np.sin(2 * np.pi * rng.uniform(1.5, 2.5) * u) * (1 - _smooth(u / onset * 1.1))  # walking
     legs_walk = [(0.35 * step, 0.2 * np.abs(step)), (-0.35 * step, 0.2 * np.abs(step))]

@@ -15,7 +15,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,18 +23,21 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from earlyact.augment import augment
 from earlyact.checkpoint import (
     load_tensors,
     optimizer_from_tensors,
     optimizer_to_tensors,
     save_tensors,
 )
-from earlyact.config import LossConfig, TrainConfig
+from earlyact.config import AugmentConfig, FeatureConfig, LossConfig, TrainConfig
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import ratio_accuracy
+from earlyact.features import action_inputs
 from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
 from earlyact.methods import Method
 from earlyact.models import ActionNet, Predictor
+from earlyact.skeleton import get_layout
 from earlyact.storage import atomic_write_json, atomic_write_text
 
 LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
@@ -162,8 +165,26 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 # ----------------------------------------------------------------------------- phases
 
 
-def _batches(clips: Sequence[Clip], streams: Sequence[str], size: int) -> Callable[[torch.Generator], list[Batch]]:
-    return lambda gen: [make_batch([clips[i] for i in idx], streams) for idx in batch_indices(len(clips), size, gen)]
+Transform = Callable[[list[Clip], np.random.Generator], list[Clip]]  # e.g. augment, then recompute streams
+
+
+def _rng(gen: torch.Generator) -> np.random.Generator:
+    return np.random.default_rng(int(torch.randint(2**31 - 1, (1,), generator=gen)))
+
+
+def _batches(
+    clips: Sequence[Clip], streams: Sequence[str], size: int, transform: Transform | None = None
+) -> Callable[[torch.Generator], list[Batch]]:
+    """One epoch of batches; ``transform`` (seeded from the epoch's generator) is applied per batch."""
+
+    def make(gen: torch.Generator) -> list[Batch]:
+        out = []
+        for idx in batch_indices(len(clips), size, gen):
+            chunk = [clips[i] for i in idx]
+            out.append(make_batch(transform(chunk, _rng(gen)) if transform else chunk, streams))
+        return out
+
+    return make
 
 
 def _streams(batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -180,6 +201,7 @@ def label_loss(
 def train_teachers(
     model: Predictor, train: Sequence[Clip], val: Sequence[Clip], streams: Sequence[str],
     ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, stop_after: int | None = None,
+    transform: Transform | None = None,
 ) -> FitResult:  # fmt: skip
     """Train the Bi-LSTM teachers of every stage on whole clips with L_C (summed over stages)."""
     assert model.teachers is not None
@@ -215,7 +237,7 @@ def train_teachers(
 def train_students(
     model: Predictor, method: Method, train: Sequence[Clip], val: Sequence[Clip], streams: Sequence[str],
     ratios: Sequence[float], cfg: TrainConfig, loss_cfg: LossConfig, out_dir: Path, seed: int,
-    stop_after: int | None = None,
+    stop_after: int | None = None, transform: Transform | None = None,
 ) -> FitResult:  # fmt: skip
     """Train the causal students; with ``method.distill`` against the frozen teachers."""
     alphas = (loss_cfg.alpha1, loss_cfg.alpha2)
@@ -260,28 +282,28 @@ def train_students(
 
 
 def train_action_net(
-    net: ActionNet, train_inputs: Sequence[np.ndarray], train_labels: Sequence[int],
-    val_inputs: Sequence[np.ndarray], val_labels: Sequence[int], ratios: Sequence[float],
-    cfg: TrainConfig, out_dir: Path, seed: int,
+    net: ActionNet, train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
+    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
 ) -> FitResult:  # fmt: skip
     """Train the skeleton network as a per-frame classifier (cross-entropy on every frame)."""
+    layout = get_layout(features.layout)
 
-    def to_batch(inputs: Sequence[np.ndarray], labels: Sequence[int]) -> Batch:
-        return Batch(
-            lengths=torch.tensor([len(x) for x in inputs]),
-            labels=torch.tensor(list(labels)),
-            joints=pad_stack(inputs),
-        )
+    def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
+        if rng is not None:
+            clips = [replace(c, pose=augment(np.asarray(c.pose), rng, aug, layout)) for c in clips]
+        inputs = action_inputs(clips, features)
+        lengths, labels = torch.tensor([len(x) for x in inputs]), torch.tensor([c.label for c in clips])
+        return Batch(lengths=lengths, labels=labels, joints=pad_stack(inputs))
 
     def batches(gen: torch.Generator) -> list[Batch]:
-        idx = batch_indices(len(train_inputs), cfg.batch_size, gen)
-        return [to_batch([train_inputs[i] for i in c], [train_labels[i] for i in c]) for c in idx]
+        idx = batch_indices(len(train), cfg.batch_size, gen)
+        return [to_batch([train[i] for i in c], _rng(gen) if aug.enabled else None) for c in idx]
 
     def loss_fn(b: Batch):
         loss = frame_cross_entropy(net(b.joints)[0], b.labels, b.lengths)
         return loss, {}
 
-    val_batch = to_batch(val_inputs, val_labels)
+    val_batch = to_batch(val)
 
     def score() -> float:
         with torch.no_grad():

@@ -1,0 +1,60 @@
+"""Training augmentation of pose sequences (T, P, J, C): every function is pure given its ``rng``.
+
+Scale, rotation and noise act on the image plane around the clip's mean root; the speed change
+resamples time by linear interpolation (missing joints stay missing); a random prefix keeps the
+first part of a clip. Label-preserving for the actions we model; the features computed after
+augmentation are what the networks see, so pose normalisation stays in one place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from earlyact.config import AugmentConfig
+from earlyact.skeleton import JointLayout, causal_scale
+
+
+def scale_rotate(pose: np.ndarray, rng: np.random.Generator, scale: float, degrees: float) -> np.ndarray:
+    """Random anisotropic scale and rotation of x, y about the mean of all visible joints."""
+    xy = pose[..., :2]
+    centre = np.nanmean(xy.reshape(-1, 2), axis=0) if np.isfinite(xy).any() else np.zeros(2)
+    a = np.deg2rad(rng.uniform(-degrees, degrees))
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    s = np.diag(rng.uniform(1 - scale, 1 + scale, size=2))
+    out = pose.copy()
+    out[..., :2] = (xy - centre) @ (rot @ s).T + centre
+    return out
+
+
+def jitter(pose: np.ndarray, rng: np.random.Generator, sigma: float, layout: JointLayout) -> np.ndarray:
+    """Gaussian noise of ``sigma`` body sizes on x, y (NaN stays NaN)."""
+    size = float(np.nanmedian(causal_scale(pose[..., :2], layout)))
+    out = pose.copy()
+    out[..., :2] += rng.normal(0.0, sigma * size, size=pose[..., :2].shape)
+    return out
+
+
+def change_speed(pose: np.ndarray, factor: float) -> np.ndarray:
+    """Resample time so the clip plays ``factor`` times faster (at least 2 frames kept)."""
+    T = pose.shape[0]
+    n = max(2, int(round(T / factor)))
+    src = np.linspace(0, T - 1, n)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, T - 1)
+    w = (src - lo)[:, None, None, None]
+    out = (1 - w) * pose[lo] + w * pose[hi]  # NaN in either neighbour -> NaN (missing stays missing)
+    return out.astype(pose.dtype)
+
+
+def augment(pose: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, layout: JointLayout) -> np.ndarray:
+    """One random augmentation of a (T, P, J, C) pose sequence."""
+    if not cfg.enabled:
+        return pose
+    out = scale_rotate(pose, rng, cfg.scale, cfg.rotation)
+    if cfg.noise > 0:
+        out = jitter(out, rng, cfg.noise, layout)
+    if cfg.speed > 0:
+        out = change_speed(out, rng.uniform(1 - cfg.speed, 1 + cfg.speed))
+    if cfg.prefix > 0 and rng.random() < cfg.prefix:
+        out = out[: max(2, int(np.ceil(rng.uniform(0.5, 1.0) * len(out))))]
+    return out.astype(np.float32)

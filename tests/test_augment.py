@@ -1,0 +1,51 @@
+import numpy as np
+
+from earlyact.augment import augment, change_speed, jitter, scale_rotate
+from earlyact.config import AugmentConfig
+from earlyact.skeleton import COCO18, normalize
+
+
+def _pose(T=10):
+    rng = np.random.default_rng(0)
+    pose = rng.uniform(100, 300, size=(T, 2, 18, 3))
+    pose[3, 1, 5] = np.nan
+    return pose
+
+
+def test_rotation_alone_keeps_distances_and_missing():
+    pose = _pose()
+    out = scale_rotate(pose, np.random.default_rng(1), scale=0.0, degrees=30)
+    d = lambda p: np.linalg.norm(p[:, 0, 2, :2] - p[:, 0, 9, :2], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(d(out), d(pose))
+    assert not np.allclose(out[..., :2], pose[..., :2])
+    assert np.isnan(out[3, 1, 5, :2]).all() and np.array_equal(out[..., 2], pose[..., 2], equal_nan=True)
+
+
+def test_scale_is_removed_by_normalisation_when_isotropic():
+    pose = _pose()
+    out = scale_rotate(pose, np.random.default_rng(2), scale=0.0, degrees=0.0) * 1.0
+    np.testing.assert_allclose(normalize(out, COCO18)[0], normalize(pose, COCO18)[0], atol=1e-9)
+
+
+def test_speed_change_resamples_time():
+    pose = _pose(20)
+    fast, slow = change_speed(pose, 2.0), change_speed(pose, 0.5)
+    assert len(fast) == 10 and len(slow) == 40
+    np.testing.assert_allclose(fast[0], pose[0]) and np.testing.assert_allclose(fast[-1], pose[-1])
+    np.testing.assert_allclose(slow[1, 0, 0], (pose[0, 0, 0] + pose[1, 0, 0]) / 2, rtol=0.1)
+
+
+def test_jitter_scale_follows_body_size():
+    pose = _pose()
+    a = jitter(pose, np.random.default_rng(0), 0.05, COCO18) - pose
+    b = jitter(pose * 3, np.random.default_rng(0), 0.05, COCO18) - pose * 3
+    np.testing.assert_allclose(np.nanstd(b[..., :2]), 3 * np.nanstd(a[..., :2]), rtol=1e-6)
+
+
+def test_augment_is_seeded_and_can_be_disabled():
+    pose = _pose()
+    cfg = AugmentConfig(enabled=True, prefix=1.0)
+    a, b = (augment(pose, np.random.default_rng(5), cfg, COCO18) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert 2 <= len(a) <= 12
+    assert augment(pose, np.random.default_rng(5), AugmentConfig(enabled=False), COCO18) is pose
