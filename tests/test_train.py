@@ -127,3 +127,21 @@ def test_early_stopping_keeps_best(tmp_path):
     assert state["done"] and res.epochs_run < 50
     assert state["epoch"] - state["best_epoch"] == 2
     assert res.best_score == pytest.approx(max(r["val_score"] for r in state["history"]), abs=1e-6)
+
+
+def test_transform_is_applied_to_every_training_batch(tmp_path):
+    calls = []
+
+    def transform(clips, rng):
+        calls.append(len(clips))
+        noise = rng.normal(size=3).astype(np.float32)
+        return [Clip(c.clip_id, c.label, context=c.context + noise) for c in clips]
+
+    cfg = TrainConfig(epochs=3, batch_size=4, lr=1e-2, patience=100)
+    plain, augmented = _model(), _model()
+    args = (_clips(), _clips(6, 1), ["context"], [1.0], cfg, _loss())
+    train_students(plain, METHODS["ms-lstm"], *args, tmp_path / "a", 0)
+    train_students(augmented, METHODS["ms-lstm"], *args, tmp_path / "b", 0, transform=transform)
+    assert calls == [4, 4, 4] * 3  # 12 clips in batches of 4, every epoch
+    w = "students.0.lstm.weight_ih_l0"
+    assert not torch.allclose(plain.state_dict()[w], augmented.state_dict()[w])

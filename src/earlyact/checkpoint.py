@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from earlyact.config import ActionNetConfig, FeatureConfig, ModelConfig, from_dict
 from earlyact.methods import get_method
 from earlyact.models import ActionNet, Predictor
-from earlyact.storage import atomic_dir, atomic_write_with
+from earlyact.storage import atomic_dir, atomic_write_with, read_json
 
 FORMAT_VERSION = 1
 
@@ -108,13 +108,7 @@ def save_checkpoint(
 def load_checkpoint(folder: str | Path) -> Bundle:
     """Rebuild the predictor (and action network) of a checkpoint folder, in eval mode."""
     folder = Path(folder)
-    info_path = folder / "checkpoint.json"
-    try:
-        info = json.loads(info_path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{info_path}: missing; is {folder} a checkpoint folder?") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{info_path}: not valid JSON ({e})") from None
+    info = read_json(folder / "checkpoint.json", f"is {folder} a checkpoint folder?")
     tensors = load_tensors(folder / "model.safetensors")
     method = get_method(info["method"])
     dims = info["dims"]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from earlyact.storage import atomic_dir, atomic_write_json
+from earlyact.storage import atomic_dir, atomic_write_json, read_json
 
 STREAMS = ("context", "pose", "action")  # per-frame arrays a clip may hold
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
@@ -121,13 +121,7 @@ def save_clip(clip: Clip, root: str | Path) -> Path:
 def load_clip(folder: str | Path, mmap: bool = False) -> Clip:
     """Read a clip folder; with ``mmap`` the arrays are memory-mapped, not read."""
     folder = Path(folder)
-    meta_path = folder / "meta.json"
-    try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{meta_path}: missing; is {folder} a clip folder?") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{meta_path}: not valid JSON ({e})") from None
+    meta = read_json(folder / "meta.json", f"is {folder} a clip folder?")
     arrays = {}
     for name in meta.get("shapes", {}):
         path = folder / f"{name}.npy"
@@ -159,12 +153,7 @@ def write_index(index: DatasetIndex, root: str | Path) -> Path:
 
 def read_index(root: str | Path) -> DatasetIndex:
     path = Path(root) / "index.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no dataset index (make one with `earlyact demo` or the readers)") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, "no dataset index here (make one with `earlyact demo` or the readers)")
     try:
         clips = [ClipEntry(**c) for c in data["clips"]]
         return DatasetIndex(data["classes"], clips, data.get("streams", {}), data.get("name", ""))

@@ -47,6 +47,17 @@ def atomic_write_with(path: str | Path, writer: Callable[[str], Any]) -> Path:
     return path
 
 
+def read_json(path: str | Path, missing_hint: str) -> Any:
+    """Parse a JSON file; a missing or corrupt file is an error that names it (and the hint)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing; {missing_hint}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
 @contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path`` whole.

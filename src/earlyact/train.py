@@ -220,18 +220,8 @@ def train_teachers(
         )
 
     params = list(model.teachers.parameters())
-    return fit(
-        model,
-        params,
-        _batches(train, streams, cfg.batch_size),
-        loss_fn,
-        score,
-        cfg,
-        out_dir,
-        seed,
-        "teachers",
-        stop_after,
-    )
+    batches = _batches(train, streams, cfg.batch_size, transform)
+    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "teachers", stop_after)
 
 
 def train_students(
@@ -267,18 +257,8 @@ def train_students(
         return _val_score(lambda b: model.forward_students(*_streams(b))[-1].logits, val, streams, ratios)
 
     params = list(model.students.parameters())
-    return fit(
-        model,
-        params,
-        _batches(train, streams, cfg.batch_size),
-        loss_fn,
-        score,
-        cfg,
-        out_dir,
-        seed,
-        "students",
-        stop_after,
-    )
+    batches = _batches(train, streams, cfg.batch_size, transform)
+    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "students", stop_after)
 
 
 def train_action_net(
