@@ -21,7 +21,21 @@ def _pickles(tmp_path, seed=0):
 def test_benchmark_jhmdb_any_split(tmp_path, capsys):
     train, test = _pickles(tmp_path)
     out = tmp_path / "bench"
-    args = ["benchmark", "jhmdb", "--train", str(train), "--test", str(test), "--seeds", "0", "1", "--out", str(out)]
+    args = [
+        "benchmark",
+        "jhmdb",
+        "--train",
+        str(train),
+        "--test",
+        str(test),
+        "--seeds",
+        "0",
+        "1",
+        "--out",
+        str(out),
+        "--report",
+        str(tmp_path / "doc" / "j.md"),
+    ]
     assert main([*args, *TINY, "--set", "methods=[lstm-ce,kd-ms-lstm]"]) == 0
     res = json.loads((out / "results.json").read_text())
     assert res["classes"] == ["run", "wave"] and res["n_clips"] == 4 and res["seeds"] == [0, 1]
@@ -29,3 +43,6 @@ def test_benchmark_jhmdb_any_split(tmp_path, capsys):
     assert res["stream_specs"]["context"]["layout"] == "jhmdb15"
     assert res["wall_time_s"] > 0 and "benchmark jhmdb" in res["command"]
     assert (out / "accuracy.png").exists() and "| kd-ms-lstm |" in (out / "results.md").read_text()
+    report = (tmp_path / "doc" / "j.md").read_text()
+    assert "benchmark jhmdb" in report and "| kd-ms-lstm |" in report and "j_accuracy.png" in report
+    assert (tmp_path / "doc" / "j_accuracy.png").exists() and set(res["compute_seconds"]) == {"seed_0", "seed_1"}

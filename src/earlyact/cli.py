@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--test", type=Path, required=True, help="GT_test_<k>.pkl")
     b.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     b.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
+    b.add_argument("--report", type=Path, help="also write a Markdown report here (e.g. docs/results/jhmdb.md)")
     _config_args(b)
     return parser
 
@@ -106,7 +107,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         seeds = f"seeds=[{','.join(map(str, args.seeds))}]"
         cfg = jhmdb_config(args.config, [*args.overrides, seeds])
-        benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line)
+        benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line, args.report)
     return 0
 
 

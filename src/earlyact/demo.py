@@ -8,9 +8,8 @@ from typing import Any
 
 from earlyact.config import ExperimentConfig, load_config
 from earlyact.data import load_dataset, read_index, save_dataset
-from earlyact.evaluate import markdown_table
+from earlyact.evaluate import markdown_table, write_report
 from earlyact.experiment import run_experiment
-from earlyact.storage import atomic_write_bytes, atomic_write_text
 from earlyact.synthetic import make_dataset
 
 DEMO_OVERRIDES = [
@@ -55,33 +54,17 @@ def run_demo(
     wall = time.perf_counter() - start
     print(f"wall time: {wall:.0f} s")
     if report is not None:
-        write_report(results, out, Path(report), wall, command)
+        _write_demo_report(results, out, Path(report), wall, command)
         print(f"report: {report}")
     return results
 
 
-def write_report(results: dict[str, Any], out: Path, report: Path, wall: float, command: str) -> None:
-    """docs/results/demo.md: the command, the table, the figures, and what the streams were."""
-    stem = report.stem
-    for name in ("accuracy", "confusion"):
-        src = out / f"{name}.png"
-        if src.exists():
-            atomic_write_bytes(report.parent / f"{stem}_{name}.png", src.read_bytes())
-    text = f"""# Demo results: synthetic two-person interactions
-
-Produced by `{command}` (wall time {wall:.0f} s on this machine, including data generation).
+def _write_demo_report(results: dict[str, Any], out: Path, report: Path, wall: float, command: str) -> None:
+    intro = f"""Produced by `{command}` (wall time {wall:.0f} s on this machine, including data generation).
 
 Data: {results["n_clips"]} test clips of the embedded synthetic dataset (COCO-18 skeletons of two
 people; classes {", ".join(results["classes"])}). Streams read by the models:
 {", ".join(results["streams"])} (context = the skeleton descriptor of `features.skeleton_context`,
 action = the action network's LSTM state). Seeds: {results["seeds"]}; accuracy in %, mean ± std
-over seeds. `teacher` sees the whole clip: an offline upper bound, not an online method.
-
-{markdown_table(results)}
-![accuracy against observation ratio]({stem}_accuracy.png)
-
-Confusion matrices of `{results.get("confusion_method", "")}` at r = 0.2, 0.5, 1.0 (summed over seeds):
-
-![confusion matrices]({stem}_confusion.png)
-"""
-    atomic_write_text(report, text)
+over seeds. `teacher` sees the whole clip: an offline upper bound, not an online method."""
+    write_report(results, out, report, "Demo results: synthetic two-person interactions", intro)

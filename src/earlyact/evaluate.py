@@ -106,3 +106,23 @@ def write_results(
     if confusions:
         paths["confusion"] = plot_confusions(confusions, results["classes"], out / "confusion.png")
     return paths
+
+
+def write_report(results: dict[str, Any], out_dir: str | Path, report: str | Path, title: str, intro: str) -> Path:
+    """A Markdown report (docs/results/...): title, intro, the table and the figures copied beside it."""
+    from earlyact.storage import atomic_write_bytes
+
+    report, out = Path(report), Path(out_dir)
+    figures = []
+    for name, caption in (("accuracy", "accuracy against observation ratio"), ("confusion", "confusion matrices")):
+        src = out / f"{name}.png"
+        if src.exists():
+            atomic_write_bytes(report.parent / f"{report.stem}_{name}.png", src.read_bytes())
+            figures.append(f"![{caption}]({report.stem}_{name}.png)")
+    confusion = (
+        f"Confusion matrices of `{results.get('confusion_method', '')}` at r = 0.2, 0.5, 1.0 (summed over seeds)."
+    )
+    body = [f"# {title}", intro.strip(), markdown_table(results).strip(), figures[0] if figures else ""]
+    if len(figures) > 1:
+        body += [confusion, figures[1]]
+    return atomic_write_text(report, "\n\n".join(b for b in body if b) + "\n")

@@ -8,6 +8,7 @@ its last finished epoch).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -228,7 +229,9 @@ def run_experiment(
     per_seed: dict[str, list[list[float]]] = {m: [] for m in cfg.methods}
     confusions: dict[float, np.ndarray] = {}
     for seed in cfg.seeds:
+        start = time.perf_counter()
         preds = run_seed(train, test, index.classes, cfg, out / f"seed_{seed}", seed, stream_specs)
+        _add_time(out / "timing.json", f"seed_{seed}", time.perf_counter() - start)
         for m, p in preds.items():
             per_seed[m].append((100.0 * (p == labels[None, :]).mean(1)).round(2).tolist())
         best = _headline_method(cfg.methods)
@@ -237,10 +240,18 @@ def run_experiment(
                 m = confusion_matrix(preds[best][cfg.ratios.index(r)], labels, len(index.classes))
                 confusions[r] = confusions.get(r, 0) + m
     extra = {"stream_specs": stream_specs, "confusion_method": _headline_method(cfg.methods)}
+    extra["compute_seconds"] = json.loads((out / "timing.json").read_text())
     results = results_dict(cfg.ratios, per_seed, len(test), index.classes, cfg.streams, cfg.seeds, extra)
     write_results(results, out, confusions)
     (out / "config.yaml").write_text(dump_yaml(cfg))
     return results
+
+
+def _add_time(path: Path, key: str, seconds: float) -> None:
+    """Accumulate compute time per seed across interrupted and resumed runs."""
+    timing = json.loads(path.read_text()) if path.exists() else {}
+    timing[key] = round(timing.get(key, 0.0) + seconds, 1)
+    atomic_write_json(path, timing)
 
 
 def _headline_method(methods: Sequence[str]) -> str:
