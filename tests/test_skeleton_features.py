@@ -64,3 +64,41 @@ def test_action_input_stacks_persons():
     assert x.shape == (6, 36, 5)
     np.testing.assert_allclose(x[0, :, 2:4], 0.0)  # no velocity at frame 0
     assert (x[..., 4] == 1).all()
+
+
+def test_blazepose_to_coco18_neck_is_mid_shoulders():
+    from earlyact.skeleton import BLAZEPOSE33, convert_layout
+
+    rng = np.random.default_rng(0)
+    bp = rng.uniform(0, 1, size=(4, 1, 33, 3))
+    coco = convert_layout(bp, BLAZEPOSE33, COCO18)
+    assert coco.shape == (4, 1, 18, 3)
+    np.testing.assert_allclose(coco[:, 0, 1, :2], (bp[:, 0, 11, :2] + bp[:, 0, 12, :2]) / 2)  # neck
+    np.testing.assert_allclose(coco[:, 0, 1, 2], np.minimum(bp[:, 0, 11, 2], bp[:, 0, 12, 2]))
+    # MediaPipe PoseLandmark: 12 RIGHT_SHOULDER, 15 LEFT_WRIST, 26 RIGHT_KNEE, 5 RIGHT_EYE, 7 LEFT_EAR
+    for coco_name, bp_index in (("r_shoulder", 12), ("l_wrist", 15), ("r_knee", 26), ("r_eye", 5), ("l_ear", 7)):
+        np.testing.assert_array_equal(coco[:, 0, COCO18.index(coco_name)], bp[:, 0, bp_index])
+
+
+@pytest.mark.parametrize("name", ["jhmdb15", "kinect20", "kinect25"])
+def test_layout_conversions_keep_named_joints_and_mark_the_rest_missing(name):
+    from earlyact.skeleton import convert_layout, get_layout
+
+    src = get_layout(name)
+    pose = np.random.default_rng(1).normal(size=(3, 2, src.num_joints, 2))
+    coco = convert_layout(pose, src, COCO18)
+    shared = [n for n in COCO18.joints if n in src.joints]
+    assert {"neck", "l_wrist", "r_ankle"} <= set(shared)
+    for n in shared:
+        np.testing.assert_array_equal(coco[:, :, COCO18.index(n)], pose[:, :, src.index(n)])
+    assert np.isnan(coco[:, :, COCO18.index("r_ear")]).all()
+    back = convert_layout(coco, COCO18, src)
+    for n in shared:
+        np.testing.assert_array_equal(back[:, :, src.index(n)], pose[:, :, src.index(n)])
+
+
+def test_unknown_layout_is_a_clear_error():
+    from earlyact.skeleton import get_layout
+
+    with pytest.raises(ValueError, match="unknown joint layout 'openpose25'"):
+        get_layout("openpose25")

@@ -114,7 +114,194 @@ JHMDB15 = JointLayout(
     ),  # fmt: skip
 )
 
-LAYOUTS: dict[str, JointLayout] = {layout.name: layout for layout in (COCO18, JHMDB15)}
+BLAZEPOSE33 = JointLayout(
+    name="blazepose33",
+    joints=(
+        "nose",
+        "l_eye_inner",
+        "l_eye",
+        "l_eye_outer",
+        "r_eye_inner",
+        "r_eye",
+        "r_eye_outer",
+        "l_ear",
+        "r_ear",
+        "mouth_left",
+        "mouth_right",
+        "l_shoulder",
+        "r_shoulder",
+        "l_elbow",
+        "r_elbow",
+        "l_wrist",
+        "r_wrist",
+        "l_pinky",
+        "r_pinky",
+        "l_index",
+        "r_index",
+        "l_thumb",
+        "r_thumb",
+        "l_hip",
+        "r_hip",
+        "l_knee",
+        "r_knee",
+        "l_ankle",
+        "r_ankle",
+        "l_heel",
+        "r_heel",
+        "l_foot_index",
+        "r_foot_index",
+    ),  # fmt: skip  (MediaPipe's PoseLandmark order)
+    root=(11, 12),  # mid-shoulders (= COCO-18's neck)
+    torso=((11, 12), (23, 24)),
+    edges=(
+        (11, 12),
+        (11, 13),
+        (13, 15),
+        (12, 14),
+        (14, 16),
+        (11, 23),
+        (12, 24),
+        (23, 24),
+        (23, 25),
+        (25, 27),
+        (24, 26),
+        (26, 28),
+        (0, 2),
+        (0, 5),
+        (2, 7),
+        (5, 8),
+    ),  # fmt: skip
+)
+
+KINECT20 = JointLayout(
+    name="kinect20",
+    joints=(
+        "mid_hip",
+        "spine",
+        "neck",
+        "head",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "l_hand",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "r_hand",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+        "l_foot",
+        "r_hip",
+        "r_knee",
+        "r_ankle",
+        "r_foot",
+    ),  # fmt: skip  (Kinect v1: HipCenter, Spine, ShoulderCenter, Head, ...)
+    root=(2,),
+    torso=((2,), (0,)),
+    edges=(
+        (0, 1),
+        (1, 2),
+        (2, 3),
+        (2, 4),
+        (4, 5),
+        (5, 6),
+        (6, 7),
+        (2, 8),
+        (8, 9),
+        (9, 10),
+        (10, 11),
+        (0, 12),
+        (12, 13),
+        (13, 14),
+        (14, 15),
+        (0, 16),
+        (16, 17),
+        (17, 18),
+        (18, 19),
+    ),  # fmt: skip
+)
+
+KINECT25 = JointLayout(
+    name="kinect25",
+    joints=(
+        "mid_hip",
+        "spine",
+        "neck",
+        "head",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "l_hand",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "r_hand",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+        "l_foot",
+        "r_hip",
+        "r_knee",
+        "r_ankle",
+        "r_foot",
+        "spine_shoulder",
+        "l_handtip",
+        "l_thumb",
+        "r_handtip",
+        "r_thumb",
+    ),  # fmt: skip  (Kinect v2 / NTU RGB+D: SpineBase, SpineMid, Neck, Head, ...)
+    root=(20,),
+    torso=((20,), (0,)),
+    edges=(
+        (0, 1),
+        (1, 20),
+        (20, 2),
+        (2, 3),
+        (20, 4),
+        (4, 5),
+        (5, 6),
+        (6, 7),
+        (20, 8),
+        (8, 9),
+        (9, 10),
+        (10, 11),
+        (0, 12),
+        (12, 13),
+        (13, 14),
+        (14, 15),
+        (0, 16),
+        (16, 17),
+        (17, 18),
+        (18, 19),
+        (7, 21),
+        (7, 22),
+        (11, 23),
+        (11, 24),
+    ),  # fmt: skip
+)
+
+LAYOUTS: dict[str, JointLayout] = {layout.name: layout for layout in (COCO18, JHMDB15, BLAZEPOSE33, KINECT20, KINECT25)}
+
+# joints a layout lacks but can derive from two others (mean position, min confidence)
+DERIVED: dict[str, tuple[str, str]] = {"neck": ("l_shoulder", "r_shoulder"), "mid_hip": ("l_hip", "r_hip")}
+
+
+def convert_layout(pose: np.ndarray, src: JointLayout, dst: JointLayout) -> np.ndarray:
+    """(T, P, J_src, C) -> (T, P, J_dst, C): joints matched by name, ``DERIVED`` joints computed,
+    joints ``dst`` has but ``src`` cannot provide are NaN (missing). E.g. BlazePose-33 -> COCO-18
+    takes the neck as the mid-point of the shoulders, as OpenPose defines it."""
+    T, P, _, C = pose.shape
+    out = np.full((T, P, dst.num_joints, C), np.nan, dtype=pose.dtype)
+    for j, name in enumerate(dst.joints):
+        if name in src.joints:
+            out[:, :, j] = pose[:, :, src.index(name)]
+        elif name in DERIVED and all(n in src.joints for n in DERIVED[name]):
+            a, b = (pose[:, :, src.index(n)] for n in DERIVED[name])
+            out[:, :, j, :2] = (a[..., :2] + b[..., :2]) / 2
+            if C > 2:
+                out[:, :, j, 2:] = np.minimum(a[..., 2:], b[..., 2:])
+    return out
 
 
 def get_layout(name: str) -> JointLayout:
