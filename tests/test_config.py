@@ -34,3 +34,10 @@ def test_yaml_and_overrides(tmp_path):
 def test_bad_overrides_are_clear(override, message):
     with pytest.raises(ValueError, match=message):
         load_config(None, [override])
+
+
+def test_example_config_loads():
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "example.yaml")
+    assert cfg.augment.enabled and cfg.seeds == [0, 1, 2]
