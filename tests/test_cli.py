@@ -91,3 +91,11 @@ def test_train_with_augmentation(tmp_path, dataset):
     assert main([*args, "--set", "augment.enabled=true", "--set", "augment.prefix=0.5"]) == 0
     log = (tmp_path / "run" / "kd-ms-lstm" / "students" / "metrics.csv").read_text().splitlines()
     assert len(log) == 3  # header + 2 epochs on augmented batches
+
+
+def test_compare_with_out_of_fold_action_features(tmp_path, dataset):
+    args = ["compare", str(dataset), "--out", str(tmp_path / "c"), "--methods", "kd-ms-lstm", *TINY]
+    assert main([*args, "--set", "action_folds=2", "--set", "augment.enabled=true"]) == 0
+    seed_dir = tmp_path / "c" / "seed_0"
+    assert (seed_dir / "action_net_fold0").is_dir() and (seed_dir / "action_net_fold1").is_dir()
+    assert (seed_dir / "kd-ms-lstm" / "checkpoint" / "model.safetensors").exists()

@@ -113,6 +113,7 @@ class ExperimentConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     action_net: ActionNetConfig = field(default_factory=ActionNetConfig)
+    action_folds: int = 0  # > 1: training clips read out-of-fold action features from K extra networks
     action_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -71,20 +71,53 @@ def fit_action_net(
     cfg: ExperimentConfig,
     out_dir: Path,
     seed: int,
+    name: str = "action_net",
 ) -> tuple[ActionNet, dict[str, Any]]:
     """Train (or reload) the skeleton network on the training clips; returns it and its description."""
     persons, joints = _num_persons_joints(train)
     torch.manual_seed(seed)
     net = ActionNet(persons * joints, 5, num_classes, cfg.action_net)
-    train_action_net(
-        net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.action_train, out_dir / "action_net", seed
-    )
+    train_action_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.action_train, out_dir / name, seed)
     desc = {"num_joints": persons * joints, "persons": persons, "in_channels": 5, "num_classes": num_classes,
             "config": to_dict(cfg.action_net)}  # fmt: skip
     return net.eval(), desc
 
 
-def make_transform(cfg: ExperimentConfig, stream_specs: dict[str, Any], action_net: ActionNet | None):
+def fold_action_nets(
+    train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
+) -> dict[str, ActionNet]:
+    """{clip id: an action network that never saw that clip}, from ``cfg.action_folds`` networks.
+
+    Stage 2 then learns from training-clip action features as good (or as bad) as those it will
+    meet on new clips, instead of features of a network that memorised its training clips.
+    """
+    rng = np.random.default_rng(seed)
+    fold, counter = {}, 0
+    for label in sorted({c.label for c in train}):  # stratified: deal each class's clips round-robin
+        ids = [c.clip_id for c in train if c.label == label]
+        for i in rng.permutation(len(ids)):
+            fold[ids[i]] = counter % cfg.action_folds
+            counter += 1
+    nets = {}
+    for k in range(cfg.action_folds):
+        rest = [c for c in train if fold[c.clip_id] != k]
+        net, _ = fit_action_net(rest, val, num_classes, cfg, out_dir, seed, name=f"action_net_fold{k}")
+        nets.update({cid: net for cid, f in fold.items() if f == k})
+    return nets
+
+
+def _action_streams(clips: list[Clip], cfg: ExperimentConfig, nets: dict[str, ActionNet] | ActionNet) -> list[Clip]:
+    """Action features per clip, from one network or from each clip's out-of-fold network."""
+    if isinstance(nets, ActionNet):
+        return action_features(nets, clips, cfg.features)
+    out = {}
+    for net in {id(n): n for n in nets.values()}.values():
+        group = [c for c in clips if nets[c.clip_id] is net]
+        out.update({c.clip_id: c for c in action_features(net, group, cfg.features)})
+    return [out[c.clip_id] for c in clips]
+
+
+def make_transform(cfg: ExperimentConfig, stream_specs: dict[str, Any], action_net: ActionNet | dict | None):
     """Per-batch training transform: augment the pose, recompute the streams (None if disabled)."""
     if not cfg.augment.enabled:
         return None
@@ -100,7 +133,7 @@ def make_transform(cfg: ExperimentConfig, stream_specs: dict[str, Any], action_n
         if "context" in cfg.streams:
             out = with_skeleton_context(out, cfg.features)
         if "action" in cfg.streams:
-            out = action_features(action_net, out, cfg.features)
+            out = _action_streams(out, cfg, action_net)
         return out
 
     return transform
@@ -153,10 +186,14 @@ def run_seed(
     train, val = split_validation(train_all, cfg.train.val_fraction, seed)
     if "context" in streams and stream_specs["context"]["source"] == "skeleton":
         train, val, test = (with_skeleton_context(x, cfg.features) for x in (train, val, test))
-    action_net, action_desc = None, None
+    action_net, action_desc, train_nets = None, None, None
     if "action" in streams:
         action_net, action_desc = fit_action_net(train, val, len(classes), cfg, out_dir, seed)
-        train, val, test = (action_features(action_net, x, cfg.features) for x in (train, val, test))
+        train_nets = (
+            fold_action_nets(train, val, len(classes), cfg, out_dir, seed) if cfg.action_folds > 1 else action_net
+        )
+        train = _action_streams(train, cfg, train_nets)
+        val, test = (action_features(action_net, x, cfg.features) for x in (val, test))
     dims = {s: (getattr(train[0], s).shape[1] if s in streams else 0) for s in ("context", "action")}
     info = {
         "classes": list(classes),
@@ -172,7 +209,7 @@ def run_seed(
     if any(get_method(m).teachers for m in cfg.methods):
         teacher = build_predictor("teacher", dims, len(classes), cfg, seed)
         fit_standardization(teacher, train)
-        transform = make_transform(cfg, stream_specs, action_net)
+        transform = make_transform(cfg, stream_specs, train_nets)
         train_teachers(
             teacher, train, val, streams, cfg.ratios, cfg.train, out_dir / "teachers", seed, transform=transform
         )
@@ -180,12 +217,13 @@ def run_seed(
     preds = {}
     for name in cfg.methods:
         preds[name] = _run_method(
-            name, train, val, test, dims, teacher_state, info, action_net, cfg, out_dir / name, seed
+            name, train, val, test, dims, teacher_state, info, (action_net, train_nets), cfg, out_dir / name, seed
         )
     return preds
 
 
-def _run_method(name, train, val, test, dims, teacher_state, info, action_net, cfg, out: Path, seed) -> np.ndarray:
+def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out: Path, seed) -> np.ndarray:
+    action_net, train_nets = nets  # the network saved with the model; the one(s) behind training features
     done = out / "predictions.json"
     if done.exists():
         return np.array(json.loads(done.read_text())["predictions"])
