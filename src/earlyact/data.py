@@ -32,6 +32,11 @@ STREAMS = ("context", "pose", "action")  # per-frame arrays a clip may hold
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 
 
+def safe_clip_id(name: str) -> str:
+    """A clip id from any name: letters, digits, '.', '_', '-' kept, anything else becomes '-'."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)
+
+
 @dataclass
 class Clip:
     """One video clip: aligned per-frame streams, its class and where it came from."""

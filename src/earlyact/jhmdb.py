@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from earlyact.data import Clip, ClipEntry, DatasetIndex
+from earlyact.data import Clip, ClipEntry, DatasetIndex, safe_clip_id
 from earlyact.skeleton import JHMDB15
 
 JHMDB_CLASSES = (
@@ -162,13 +162,8 @@ def load_official(root: str | Path, split: int = 1, field: str = "pos_world") ->
         if not mat.exists():
             raise FileNotFoundError(f"{mat}: listed in split {split} but missing")
         pose = read_joint_positions(mat, field).astype(np.float32)[:, None]
-        clip = Clip(_safe_id(f"{cls}__{name}"), classes.index(cls), pose=pose, fps=JHMDB_FPS, source=str(mat))
+        clip = Clip(safe_clip_id(f"{cls}__{name}"), classes.index(cls), pose=pose, fps=JHMDB_FPS, source=str(mat))
         clips.append(clip)
         entries.append(ClipEntry(clip.clip_id, clip.label, which, name))
     streams = {"pose": {"layout": JHMDB15.name, "channels": ["x", "y"], "source": f"JHMDB joint_positions ({field})"}}
     return DatasetIndex(classes, entries, streams, name=f"jhmdb-split{split}"), clips
-
-
-def _safe_id(name: str) -> str:
-    """Clip ids allow letters, digits, '.', '_', '-': JHMDB clip names hold brackets, '&', etc."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)
