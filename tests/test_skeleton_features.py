@@ -100,5 +100,5 @@ def test_layout_conversions_keep_named_joints_and_mark_the_rest_missing(name):
 def test_unknown_layout_is_a_clear_error():
     from earlyact.skeleton import get_layout
 
-    with pytest.raises(ValueError, match="unknown joint layout 'openpose25'"):
-        get_layout("openpose25")
+    with pytest.raises(ValueError, match="unknown joint layout 'h36m17'"):
+        get_layout("h36m17")

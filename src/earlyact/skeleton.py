@@ -173,6 +173,65 @@ BLAZEPOSE33 = JointLayout(
     ),  # fmt: skip
 )
 
+OPENPOSE25 = JointLayout(
+    name="openpose25",
+    joints=(
+        "nose",
+        "neck",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "mid_hip",
+        "r_hip",
+        "r_knee",
+        "r_ankle",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+        "r_eye",
+        "l_eye",
+        "r_ear",
+        "l_ear",
+        "l_big_toe",
+        "l_small_toe",
+        "l_heel",
+        "r_big_toe",
+        "r_small_toe",
+        "r_heel",
+    ),  # fmt: skip  (OpenPose BODY_25)
+    root=(1,),
+    torso=((1,), (8,)),
+    edges=(
+        (1, 0),
+        (1, 2),
+        (2, 3),
+        (3, 4),
+        (1, 5),
+        (5, 6),
+        (6, 7),
+        (1, 8),
+        (8, 9),
+        (9, 10),
+        (10, 11),
+        (8, 12),
+        (12, 13),
+        (13, 14),
+        (0, 15),
+        (15, 17),
+        (0, 16),
+        (16, 18),
+        (14, 19),
+        (19, 20),
+        (14, 21),
+        (11, 22),
+        (22, 23),
+        (11, 24),
+    ),  # fmt: skip
+)
+
 _KINECT_BODY = (
     "mid_hip",
     "spine",
@@ -216,7 +275,9 @@ KINECT25 = JointLayout(
     edges=((0, 1), (1, 20), (20, 2), (20, 4), (20, 8), *_KINECT_LIMBS, (7, 21), (7, 22), (11, 23), (11, 24)),
 )
 
-LAYOUTS: dict[str, JointLayout] = {layout.name: layout for layout in (COCO18, JHMDB15, BLAZEPOSE33, KINECT20, KINECT25)}
+LAYOUTS: dict[str, JointLayout] = {
+    layout.name: layout for layout in (COCO18, JHMDB15, BLAZEPOSE33, OPENPOSE25, KINECT20, KINECT25)
+}
 
 # joints a layout lacks but can derive from two others (mean position, min confidence)
 DERIVED: dict[str, tuple[str, str]] = {"neck": ("l_shoulder", "r_shoulder"), "mid_hip": ("l_hip", "r_hip")}
