@@ -53,3 +53,10 @@ def test_pose_on_real_videos(shared_data):
     neck = np.isfinite(two[:, :, COCO18.index("neck"), 0])
     assert neck.any(axis=1).all()  # somebody in every frame
     assert (two[..., 0][np.isfinite(two[..., 0])] <= 1920).all()  # pixels of the full frame
+
+
+def test_detector_on_tiny_and_empty_frames():
+    from earlyact.pose import detect_people
+
+    assert detect_people(np.zeros((40, 30, 3), np.uint8)).shape == (0, 4)  # below HOG's window
+    assert detect_people(np.zeros((300, 200, 3), np.uint8)).shape == (0, 4)  # nobody there

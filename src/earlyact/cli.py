@@ -51,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--out", type=Path, required=True, help="folder for results.json/.md and plots")
     p.add_argument("--ratios", nargs="+", type=float, default=[round(0.1 * i, 1) for i in range(1, 11)])
+    p = sub.add_parser("extract", help="videos -> pose + context features -> a dataset folder (resumable)")
+    p.add_argument("root", type=Path, help="dataset folder")
+    p.add_argument("--layout", default="videos", help="ut-interaction, ucf101, generic or videos (unlabelled)")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder to write")
+    p.add_argument("--labels", type=Path, help="generic: CSV clip,label[,split]; ucf101: the split-list folder")
+    p.add_argument("--split", type=int, default=1, help="ucf101 split (1-3)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="ExtractConfig field, e.g. --set workers=2 --set backbone=vgg16-fc7")  # fmt: skip
+
     p = sub.add_parser("benchmark", help="reproducible benchmarks on real datasets")
     bench = p.add_subparsers(dest="dataset", required=True)
     b = bench.add_parser("jhmdb", help="JHMDB ground-truth joints: GT_train_k.pkl / GT_test_k.pkl of any split k")
@@ -102,6 +111,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         results = evaluate_on_dataset(args.checkpoint, args.dataset, args.split, args.ratios, args.out)
         print(markdown_table(results))
+    elif args.command == "extract":
+        from earlyact.config import ExtractConfig, apply_overrides, from_dict, to_dict
+        from earlyact.extract import extract_dataset
+
+        cfg = from_dict(ExtractConfig, apply_overrides(to_dict(ExtractConfig()), args.overrides), "extract")
+        out = extract_dataset(args.root, args.layout, args.out, cfg, args.labels, args.split)
+        print(f"dataset: {out}")
     elif args.command == "benchmark":
         from earlyact.benchmark import benchmark_jhmdb, jhmdb_config
 

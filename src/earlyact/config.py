@@ -41,6 +41,18 @@ class AugmentConfig:
 
 
 @dataclass
+class ExtractConfig:
+    """Video -> clips: which pose and context streams ``earlyact extract`` computes."""
+
+    backbone: str = "efficientnet-lite0"  # context CNN (a name in backbones.BACKBONES); "" = no context
+    max_persons: int = 2  # persons tracked per video (UT-Interaction: 2)
+    target_fps: float = 0.0  # resample to this frame rate; 0 keeps the video's own
+    workers: int = 1  # worker processes (each with its own pose estimator and CNN)
+    allow_partial: bool = False  # keep the decodable part of a corrupt or truncated video
+    batch_size: int = 16  # frames per CNN batch
+
+
+@dataclass
 class ActionNetConfig:
     """The skeleton network of the paper's Fig. 3, whose LSTM hidden state is the action feature."""
 

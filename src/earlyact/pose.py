@@ -78,6 +78,8 @@ def detect_people(frame: np.ndarray, hog=None, min_height: int = 48) -> np.ndarr
         hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
     scale = min(2.0, 480 / frame.shape[0])  # ~480 px tall: people >= 128 px for HOG, large frames fast
     img = cv2.resize(frame, None, fx=scale, fy=scale) if abs(scale - 1.0) > 1e-3 else frame
+    if img.shape[0] < 128 or img.shape[1] < 64:  # smaller than HOG's 64x128 window (OpenCV would crash)
+        return np.zeros((0, 4))
     rects, weights = hog.detectMultiScale(img, winStride=(8, 8), padding=(8, 8), scale=1.05)
     if len(rects) == 0:
         return np.zeros((0, 4))

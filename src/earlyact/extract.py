@@ -1,0 +1,102 @@
+"""`earlyact extract`: videos -> decode -> multi-person pose -> context features -> the clip format.
+
+Each clip is written atomically (``data.save_clip``), so a crash never leaves half a clip, and a
+clip already on disk is skipped: re-running the command resumes. The index is written last.
+Several worker processes each hold their own pose estimator and backbone.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from earlyact.config import ExtractConfig
+from earlyact.data import Clip, save_clip, write_index
+from earlyact.datasets import VIDEO_SUFFIXES, VideoEntry, read_generic, read_ucf101, read_ut_interaction, to_index
+
+_STATE: dict[str, Any] = {}  # per worker process: the backbone, built once by _init_worker
+
+
+def list_videos(root: str | Path, layout: str, labels: str | Path | None = None, split: int = 1):
+    """(classes, entries) of a dataset folder in one of the supported layouts."""
+    root = Path(root)
+    if layout == "ut-interaction":
+        return read_ut_interaction(root)
+    if layout == "ucf101":
+        return read_ucf101(
+            root / "UCF-101" if (root / "UCF-101").is_dir() else root, Path(labels or root / "ucfTrainTestlist"), split
+        )
+    if layout == "generic":
+        if labels is None:
+            raise ValueError("the generic layout needs --labels CSV (clip,label[,split])")
+        return read_generic(root, labels)
+    if layout == "videos":  # unlabelled videos, e.g. for live prediction or a pipeline check
+        files = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        if not files:
+            raise ValueError(f"{root}: no videos ({', '.join(VIDEO_SUFFIXES)})")
+        from earlyact.data import safe_clip_id
+
+        return ["unlabelled"], [VideoEntry(p, safe_clip_id(p.stem), 0, "all") for p in files]
+    raise ValueError(f"unknown layout {layout!r}: ut-interaction, ucf101, generic or videos")
+
+
+def _init_worker(cfg: ExtractConfig, threads: int) -> None:
+    from earlyact.backbones import BACKBONES
+
+    torch.set_num_threads(threads)
+    if cfg.backbone and cfg.backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {cfg.backbone!r}; known: {sorted(BACKBONES)}")
+    _STATE["backbone"] = BACKBONES[cfg.backbone]() if cfg.backbone else None
+    _STATE["cfg"] = cfg
+
+
+def extract_clip(entry: VideoEntry, out: Path) -> str:
+    """Decode one video, estimate poses and context features, save the clip; returns its id."""
+    from earlyact.pose import estimate_video
+    from earlyact.video import read_video
+
+    cfg: ExtractConfig = _STATE["cfg"]
+    video = read_video(entry.path, cfg.target_fps or None, cfg.allow_partial)
+    pose = estimate_video(video.frames, cfg.max_persons)
+    backbone = _STATE["backbone"]
+    context = backbone.features(video.frames, cfg.batch_size) if backbone is not None else None
+    meta = {"complete": video.complete, "source_fps": video.source_fps, "group": entry.group}
+    clip = Clip(
+        entry.clip_id, entry.label, pose=pose, context=context, fps=video.fps, source=str(entry.path), meta=meta
+    )
+    save_clip(clip, out)
+    return entry.clip_id
+
+
+def extract_dataset(
+    root: str | Path, layout: str, out: str | Path, cfg: ExtractConfig, labels: str | Path | None = None, split: int = 1
+) -> Path:
+    """Extract every video of a dataset folder into ``out`` (resumable); returns ``out``."""
+    out = Path(out)
+    classes, entries = list_videos(root, layout, labels, split)
+    todo = [e for e in entries if not (out / "clips" / e.clip_id / "meta.json").exists()]
+    bar = tqdm(total=len(entries), initial=len(entries) - len(todo), desc="extract", unit="clip")
+    if cfg.workers <= 1:
+        _init_worker(cfg, torch.get_num_threads())
+        for e in todo:
+            extract_clip(e, out)
+            bar.update()
+    else:
+        threads = max(1, (os.cpu_count() or 1) // cfg.workers)
+        with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(cfg, threads)) as pool:
+            for _ in pool.map(extract_clip, todo, [out] * len(todo)):
+                bar.update()
+    bar.close()
+    streams = {
+        "pose": {"layout": "coco18", "channels": ["x", "y", "confidence"], "estimator": "mediapipe-blazepose-full+hog"},
+        **({"context": {"backbone": cfg.backbone}} if cfg.backbone else {}),
+        "extract": asdict(cfg),
+    }
+    write_index(to_index(classes, entries, Path(root).name, streams), out)
+    return out
