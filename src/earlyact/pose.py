@@ -7,6 +7,8 @@ the boxes are matched to tracks by IoU with the Hungarian method (``scipy``), an
 on each tracked person's crop. Output: (T, P, 18, 3) COCO-18 joints (x, y in frame pixels,
 confidence = BlazePose's visibility), NaN for a missing joint or person; a frame with nobody is
 kept (all NaN), never dropped. Track slots are ordered left to right at their first appearance.
+When HOG finds nobody in a frame (close-ups, seated people), BlazePose runs on the whole frame and
+its person goes to the slot whose last box is nearest.
 """
 
 from __future__ import annotations
@@ -120,6 +122,15 @@ def _crop(frame: np.ndarray, box: Box, margin: float = 0.15) -> tuple[np.ndarray
     return frame[y0:y1, x0:x1], (float(x0), float(y0))
 
 
+def _nearest_slot(tracker: IoUTracker, joints: np.ndarray) -> int:
+    """The slot whose last box centre is closest to the joints' centre (slot 0 if none is known)."""
+    centre = np.nanmean(joints[:, :2], axis=0)
+    known = [(i, b) for i, b in enumerate(tracker.boxes) if b is not None]
+    if not known:
+        return 0
+    return min(known, key=lambda ib: float(np.hypot(*(centre - (ib[1][:2] + ib[1][2:]) / 2))))[0]
+
+
 def estimate_video(frames: np.ndarray, max_persons: int = 2, raw: bool = False) -> np.ndarray:
     """(T, H, W, 3) RGB -> (T, P, 18, 3) COCO-18 poses (or (T, P, 33, 3) BlazePose with ``raw``).
 
@@ -138,9 +149,14 @@ def estimate_video(frames: np.ndarray, max_persons: int = 2, raw: bool = False) 
         hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         model, tracker = BlazePose(static=True), IoUTracker(max_persons)
         for t, frame in enumerate(frames):
-            for slot, box in enumerate(tracker.update(detect_people(frame, hog))):
+            boxes = tracker.update(detect_people(frame, hog))
+            for slot, box in enumerate(boxes):
                 if box is not None:
                     crop, offset = _crop(frame, box)
                     out[t, slot] = model(crop, offset)
+            if all(b is None for b in boxes):  # HOG sees no body (close-ups, sitting): try the whole frame
+                joints = model(frame)
+                if np.isfinite(joints[:, 0]).any():
+                    out[t, _nearest_slot(tracker, joints)] = joints
     model.close()
     return out if raw else convert_layout(out, BLAZEPOSE33, COCO18)
