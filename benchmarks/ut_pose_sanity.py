@@ -1,0 +1,55 @@
+"""Pose sanity on UT-Interaction: per class, the share of frames where both persons are found.
+
+    python benchmarks/ut_pose_sanity.py [--root ../shared/data/ut_interaction/segmented_set1]
+                                        [--per-class 10] [--stride 1]
+
+A person counts as found when its neck (mid-shoulders) is present. Prints a table per class with
+the share of frames with >= 1 and with 2 persons, and the pose time per frame. Use --per-class and
+--stride to measure on a subset quickly (say so when you report such numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from earlyact.datasets import UT_CLASSES, read_ut_interaction
+from earlyact.pose import estimate_video
+from earlyact.skeleton import COCO18
+from earlyact.video import read_video
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", type=Path, default=Path("../shared/data/ut_interaction/segmented_set1"))
+    ap.add_argument("--per-class", type=int, default=10, help="clips per class (10 = all of set 1)")
+    ap.add_argument("--stride", type=int, default=1, help="use every k-th frame")
+    args = ap.parse_args()
+    _, entries = read_ut_interaction(args.root)
+    neck = COCO18.index("neck")
+    rows, frames_done, seconds = [], 0, 0.0
+    for label, name in enumerate(UT_CLASSES):
+        clips = [e for e in entries if e.label == label][: args.per_class]
+        found = []
+        for e in clips:
+            frames = read_video(e.path).frames[:: args.stride]
+            start = time.perf_counter()
+            pose = estimate_video(frames, 2)
+            seconds += time.perf_counter() - start
+            frames_done += len(frames)
+            found.append(np.isfinite(pose[:, :, neck, 0]).sum(1))
+        n = np.concatenate(found)
+        rows.append((name, len(clips), len(n), 100 * (n >= 1).mean(), 100 * (n == 2).mean()))
+    print(f"UT-Interaction {args.root.name}: {args.per_class} clips/class, every {args.stride} frame(s)\n")
+    print("| class | clips | frames | >= 1 person (%) | 2 persons (%) |")
+    print("|---|---|---|---|---|")
+    for name, c, f, one, two in rows:
+        print(f"| {name} | {c} | {f} | {one:.1f} | {two:.1f} |")
+    print(f"\npose: {1000 * seconds / max(frames_done, 1):.0f} ms per frame (HOG + BlazePose per person)")
+
+
+if __name__ == "__main__":
+    main()
