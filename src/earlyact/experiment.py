@@ -19,7 +19,7 @@ import torch
 
 from earlyact.augment import augment
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
-from earlyact.config import ExperimentConfig, dump_yaml, to_dict
+from earlyact.config import ExperimentConfig, FeatureConfig, dump_yaml, from_dict, to_dict
 from earlyact.data import Clip, DatasetIndex, load_dataset, make_batch, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_predictions, results_dict, write_results
 from earlyact.features import action_features, with_skeleton_context
@@ -44,8 +44,6 @@ def add_streams(
     action_net: ActionNet | None,
 ) -> list[Clip]:
     """Compute the streams a checkpoint reads (described by its ``info``) for ``clips``."""
-    from earlyact.config import FeatureConfig, from_dict
-
     features = from_dict(FeatureConfig, info["features"])
     out = list(clips)
     if "context" in streams and info["stream_specs"]["context"]["source"] == "skeleton":

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from earlyact.config import ExtractConfig
-from earlyact.data import Clip, save_clip, write_index
+from earlyact.data import Clip, safe_clip_id, save_clip, write_index
 from earlyact.datasets import VIDEO_SUFFIXES, VideoEntry, read_generic, read_ucf101, read_ut_interaction, to_index
 
 _STATE: dict[str, Any] = {}  # per worker process: the backbone, built once by _init_worker
@@ -40,8 +40,6 @@ def list_videos(root: str | Path, layout: str, labels: str | Path | None = None,
         files = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
         if not files:
             raise ValueError(f"{root}: no videos ({', '.join(VIDEO_SUFFIXES)})")
-        from earlyact.data import safe_clip_id
-
         return ["unlabelled"], [VideoEntry(p, safe_clip_id(p.stem), 0, "all") for p in files]
     raise ValueError(f"unknown layout {layout!r}: ut-interaction, ucf101, generic or videos")
 

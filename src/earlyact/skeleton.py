@@ -30,250 +30,71 @@ class JointLayout:
         return self.joints.index(name)
 
 
+# fmt: off
 COCO18 = JointLayout(
     name="coco18",
-    joints=(
-        "nose",
-        "neck",
-        "r_shoulder",
-        "r_elbow",
-        "r_wrist",
-        "l_shoulder",
-        "l_elbow",
-        "l_wrist",
-        "r_hip",
-        "r_knee",
-        "r_ankle",
-        "l_hip",
-        "l_knee",
-        "l_ankle",
-        "r_eye",
-        "l_eye",
-        "r_ear",
-        "l_ear",
-    ),  # fmt: skip
+    joints=("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip",
+            "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear"),
     root=(1,),  # neck, as in OpenPose
     torso=((1,), (8, 11)),  # neck to mid-hip
-    edges=(
-        (1, 0),
-        (1, 2),
-        (2, 3),
-        (3, 4),
-        (1, 5),
-        (5, 6),
-        (6, 7),
-        (1, 8),
-        (8, 9),
-        (9, 10),
-        (1, 11),
-        (11, 12),
-        (12, 13),
-        (0, 14),
-        (14, 16),
-        (0, 15),
-        (15, 17),
-    ),  # fmt: skip
+    edges=((1, 0), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12),
+           (12, 13), (0, 14), (14, 16), (0, 15), (15, 17)),
 )
 
 JHMDB15 = JointLayout(
     name="jhmdb15",
-    joints=(
-        "neck",
-        "belly",
-        "face",
-        "r_shoulder",
-        "l_shoulder",
-        "r_hip",
-        "l_hip",
-        "r_elbow",
-        "l_elbow",
-        "r_knee",
-        "l_knee",
-        "r_wrist",
-        "l_wrist",
-        "r_ankle",
-        "l_ankle",
-    ),  # fmt: skip
+    joints=("neck", "belly", "face", "r_shoulder", "l_shoulder", "r_hip", "l_hip", "r_elbow", "l_elbow", "r_knee",
+            "l_knee", "r_wrist", "l_wrist", "r_ankle", "l_ankle"),
     root=(0,),  # neck
     torso=((0,), (5, 6)),  # neck to mid-hip
-    edges=(
-        (0, 2),
-        (0, 1),
-        (0, 3),
-        (0, 4),
-        (3, 7),
-        (7, 11),
-        (4, 8),
-        (8, 12),
-        (1, 5),
-        (1, 6),
-        (5, 9),
-        (9, 13),
-        (6, 10),
-        (10, 14),
-    ),  # fmt: skip
+    edges=((0, 2), (0, 1), (0, 3), (0, 4), (3, 7), (7, 11), (4, 8), (8, 12), (1, 5), (1, 6), (5, 9), (9, 13),
+           (6, 10), (10, 14)),
 )
 
 BLAZEPOSE33 = JointLayout(
-    name="blazepose33",
-    joints=(
-        "nose",
-        "l_eye_inner",
-        "l_eye",
-        "l_eye_outer",
-        "r_eye_inner",
-        "r_eye",
-        "r_eye_outer",
-        "l_ear",
-        "r_ear",
-        "mouth_left",
-        "mouth_right",
-        "l_shoulder",
-        "r_shoulder",
-        "l_elbow",
-        "r_elbow",
-        "l_wrist",
-        "r_wrist",
-        "l_pinky",
-        "r_pinky",
-        "l_index",
-        "r_index",
-        "l_thumb",
-        "r_thumb",
-        "l_hip",
-        "r_hip",
-        "l_knee",
-        "r_knee",
-        "l_ankle",
-        "r_ankle",
-        "l_heel",
-        "r_heel",
-        "l_foot_index",
-        "r_foot_index",
-    ),  # fmt: skip  (MediaPipe's PoseLandmark order)
+    name="blazepose33",  # MediaPipe's PoseLandmark order
+    joints=("nose", "l_eye_inner", "l_eye", "l_eye_outer", "r_eye_inner", "r_eye", "r_eye_outer", "l_ear", "r_ear",
+            "mouth_left", "mouth_right", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
+            "l_pinky", "r_pinky", "l_index", "r_index", "l_thumb", "r_thumb", "l_hip", "r_hip", "l_knee", "r_knee",
+            "l_ankle", "r_ankle", "l_heel", "r_heel", "l_foot_index", "r_foot_index"),
     root=(11, 12),  # mid-shoulders (= COCO-18's neck)
     torso=((11, 12), (23, 24)),
-    edges=(
-        (11, 12),
-        (11, 13),
-        (13, 15),
-        (12, 14),
-        (14, 16),
-        (11, 23),
-        (12, 24),
-        (23, 24),
-        (23, 25),
-        (25, 27),
-        (24, 26),
-        (26, 28),
-        (0, 2),
-        (0, 5),
-        (2, 7),
-        (5, 8),
-    ),  # fmt: skip
+    edges=((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (23, 25), (25, 27),
+           (24, 26), (26, 28), (0, 2), (0, 5), (2, 7), (5, 8)),
 )
 
 OPENPOSE25 = JointLayout(
-    name="openpose25",
-    joints=(
-        "nose",
-        "neck",
-        "r_shoulder",
-        "r_elbow",
-        "r_wrist",
-        "l_shoulder",
-        "l_elbow",
-        "l_wrist",
-        "mid_hip",
-        "r_hip",
-        "r_knee",
-        "r_ankle",
-        "l_hip",
-        "l_knee",
-        "l_ankle",
-        "r_eye",
-        "l_eye",
-        "r_ear",
-        "l_ear",
-        "l_big_toe",
-        "l_small_toe",
-        "l_heel",
-        "r_big_toe",
-        "r_small_toe",
-        "r_heel",
-    ),  # fmt: skip  (OpenPose BODY_25)
+    name="openpose25",  # OpenPose BODY_25
+    joints=("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "mid_hip",
+            "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
+            "l_big_toe", "l_small_toe", "l_heel", "r_big_toe", "r_small_toe", "r_heel"),
     root=(1,),
     torso=((1,), (8,)),
-    edges=(
-        (1, 0),
-        (1, 2),
-        (2, 3),
-        (3, 4),
-        (1, 5),
-        (5, 6),
-        (6, 7),
-        (1, 8),
-        (8, 9),
-        (9, 10),
-        (10, 11),
-        (8, 12),
-        (12, 13),
-        (13, 14),
-        (0, 15),
-        (15, 17),
-        (0, 16),
-        (16, 18),
-        (14, 19),
-        (19, 20),
-        (14, 21),
-        (11, 22),
-        (22, 23),
-        (11, 24),
-    ),  # fmt: skip
+    edges=((1, 0), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (10, 11), (8, 12),
+           (12, 13), (13, 14), (0, 15), (15, 17), (0, 16), (16, 18), (14, 19), (19, 20), (14, 21), (11, 22),
+           (22, 23), (11, 24)),
 )
 
-_KINECT_BODY = (
-    "mid_hip",
-    "spine",
-    "neck",
-    "head",
-    "l_shoulder",
-    "l_elbow",
-    "l_wrist",
-    "l_hand",
-    "r_shoulder",
-    "r_elbow",
-    "r_wrist",
-    "r_hand",
-    "l_hip",
-    "l_knee",
-    "l_ankle",
-    "l_foot",
-    "r_hip",
-    "r_knee",
-    "r_ankle",
-    "r_foot",
-)  # fmt: skip  (Kinect v1: HipCenter, Spine, ShoulderCenter, Head, ...; v2 keeps these 20 first)
-_KINECT_LIMBS = (
-    (2, 3), (4, 5), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (0, 12), (12, 13), (13, 14), (14, 15), (0, 16),
-    (16, 17), (17, 18), (18, 19),
-)  # fmt: skip
+# Kinect v1 (HipCenter, Spine, ShoulderCenter, Head, ...); v2 / NTU RGB+D keeps these 20 first
+_KINECT_BODY = ("mid_hip", "spine", "neck", "head", "l_shoulder", "l_elbow", "l_wrist", "l_hand", "r_shoulder",
+                "r_elbow", "r_wrist", "r_hand", "l_hip", "l_knee", "l_ankle", "l_foot", "r_hip", "r_knee",
+                "r_ankle", "r_foot")
+_KINECT_LIMBS = ((2, 3), (4, 5), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (0, 12), (12, 13), (13, 14), (14, 15),
+                 (0, 16), (16, 17), (17, 18), (18, 19))
 
 KINECT20 = JointLayout(
-    name="kinect20",
-    joints=_KINECT_BODY,
-    root=(2,),
-    torso=((2,), (0,)),
+    name="kinect20", joints=_KINECT_BODY, root=(2,), torso=((2,), (0,)),
     edges=((0, 1), (1, 2), (2, 4), (2, 8), *_KINECT_LIMBS),
 )
 
 KINECT25 = JointLayout(
     name="kinect25",
-    joints=(*_KINECT_BODY, "spine_shoulder", "l_handtip", "l_thumb", "r_handtip", "r_thumb"),  # v2 / NTU RGB+D
+    joints=(*_KINECT_BODY, "spine_shoulder", "l_handtip", "l_thumb", "r_handtip", "r_thumb"),
     root=(20,),
     torso=((20,), (0,)),
     edges=((0, 1), (1, 20), (20, 2), (20, 4), (20, 8), *_KINECT_LIMBS, (7, 21), (7, 22), (11, 23), (11, 24)),
 )
+# fmt: on
 
 LAYOUTS: dict[str, JointLayout] = {
     layout.name: layout for layout in (COCO18, JHMDB15, BLAZEPOSE33, OPENPOSE25, KINECT20, KINECT25)

@@ -211,13 +211,10 @@ def train_teachers(
         losses = [progressive_loss(o.logits, b.labels, b.lengths) for o in outs]
         return sum(losses), {f"lc{i + 1}": v.item() for i, v in enumerate(losses)}
 
+    val_batch = make_batch(val, streams)  # padded once, scored every epoch
+
     def score() -> float:
-        return _val_score(
-            lambda b: model.forward_teachers(*_streams(b), b.lengths)[-1].logits,
-            val,
-            streams,
-            ratios,
-        )
+        return _val_score(lambda b: model.forward_teachers(*_streams(b), b.lengths)[-1].logits, val_batch, ratios)
 
     params = list(model.teachers.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
@@ -253,8 +250,10 @@ def train_students(
             total = total + term
         return total, parts
 
+    val_batch = make_batch(val, streams)  # padded once, scored every epoch
+
     def score() -> float:
-        return _val_score(lambda b: model.forward_students(*_streams(b))[-1].logits, val, streams, ratios)
+        return _val_score(lambda b: model.forward_students(*_streams(b))[-1].logits, val_batch, ratios)
 
     params = list(model.students.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
@@ -293,7 +292,6 @@ def train_action_net(
 
 
 @torch.no_grad()
-def _val_score(logits_fn, val: Sequence[Clip], streams: Sequence[str], ratios: Sequence[float]) -> float:
-    """Mean accuracy over the observation ratios on the validation clips (0-1)."""
-    batch = make_batch(val, streams)
+def _val_score(logits_fn, batch: Batch, ratios: Sequence[float]) -> float:
+    """Mean accuracy over the observation ratios on the validation batch (0-1)."""
     return float(np.mean(ratio_accuracy(logits_fn(batch), batch.labels, batch.lengths, ratios)))
