@@ -1,7 +1,7 @@
 """Pose sanity on UT-Interaction: per class, the share of frames where both persons are found.
 
     python benchmarks/ut_pose_sanity.py [--root ../shared/data/ut_interaction/segmented_set1]
-                                        [--per-class 10] [--stride 1]
+                                        [--per-class 10] [--stride 1] [--detect-every 5]
 
 A person counts as found when its neck (mid-shoulders) is present. Prints a table per class with
 the share of frames with >= 1 and with 2 persons, and the pose time per frame. Use --per-class and
@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=Path("../shared/data/ut_interaction/segmented_set1"))
     ap.add_argument("--per-class", type=int, default=10, help="clips per class (10 = all of set 1)")
     ap.add_argument("--stride", type=int, default=1, help="use every k-th frame")
+    ap.add_argument("--detect-every", type=int, default=5, help="people detection every k frames (see pose.py)")
     args = ap.parse_args()
     _, entries = read_ut_interaction(args.root)
     neck = COCO18.index("neck")
@@ -37,18 +38,20 @@ def main() -> None:
         for e in clips:
             frames = read_video(e.path).frames[:: args.stride]
             start = time.perf_counter()
-            pose = estimate_video(frames, 2)
+            pose = estimate_video(frames, 2, detect_every=args.detect_every)
             seconds += time.perf_counter() - start
             frames_done += len(frames)
             found.append(np.isfinite(pose[:, :, neck, 0]).sum(1))
         n = np.concatenate(found)
         rows.append((name, len(clips), len(n), 100 * (n >= 1).mean(), 100 * (n == 2).mean()))
-    print(f"UT-Interaction {args.root.name}: {args.per_class} clips/class, every {args.stride} frame(s)\n")
+    print(f"UT-Interaction {args.root.name}: {args.per_class} clips/class, every {args.stride} frame(s), "
+          f"detection every {args.detect_every} frames\n")  # fmt: skip
     print("| class | clips | frames | >= 1 person (%) | 2 persons (%) |")
     print("|---|---|---|---|---|")
     for name, c, f, one, two in rows:
         print(f"| {name} | {c} | {f} | {one:.1f} | {two:.1f} |")
-    print(f"\npose: {1000 * seconds / max(frames_done, 1):.0f} ms per frame (HOG + BlazePose per person)")
+    ms = 1000 * seconds / max(frames_done, 1)
+    print(f"\npose: {ms:.0f} ms per frame ({1000 / ms:.1f} frames/s, one process; HOG + BlazePose per person)")
 
 
 if __name__ == "__main__":

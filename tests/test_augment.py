@@ -1,8 +1,8 @@
 import numpy as np
 
-from earlyact.augment import augment, change_speed, jitter, scale_rotate
+from earlyact.augment import augment, change_speed, jitter, mirror, scale_rotate
 from earlyact.config import AugmentConfig
-from earlyact.skeleton import COCO18, normalize
+from earlyact.skeleton import BLAZEPOSE33, COCO18, JHMDB15, mirror_order, normalize
 
 
 def _pose(T=10):
@@ -49,3 +49,34 @@ def test_augment_is_seeded_and_can_be_disabled():
     np.testing.assert_array_equal(a, b)
     assert 2 <= len(a) <= 12
     assert augment(pose, np.random.default_rng(5), AugmentConfig(enabled=False), COCO18) is pose
+
+
+def test_mirror_swaps_sides_negates_x_and_reverses_persons():
+    pose = _pose()
+    out = mirror(pose, COCO18)
+    r, l_ = COCO18.index("r_wrist"), COCO18.index("l_wrist")
+    assert np.array_equal(out[:, 0, l_, 0], -pose[:, 1, r, 0])  # person 1's right wrist -> slot 0's left wrist
+    assert np.array_equal(out[:, 0, l_, 1:], pose[:, 1, r, 1:])  # y and confidence unchanged
+    nose = COCO18.index("nose")
+    assert np.array_equal(out[:, 1, nose, 0], -pose[:, 0, nose, 0])  # midline joints keep their index
+    assert np.array_equal(mirror(out, COCO18), pose, equal_nan=True)  # an involution
+    assert np.isnan(out[3, 0, COCO18.index("r_shoulder")]).all()  # person 1's missing l_shoulder (joint 5)
+
+
+def test_mirror_order_pairs_every_sided_joint():
+    for layout in (COCO18, BLAZEPOSE33, JHMDB15):
+        order = mirror_order(layout)
+        assert sorted(order) == list(range(layout.num_joints))
+        for i, j in enumerate(order):
+            name = layout.joints[i]
+            if name.startswith(("l_", "r_")) or name.endswith(("_left", "_right")):
+                assert j != i, name
+    assert BLAZEPOSE33.joints[mirror_order(BLAZEPOSE33)[BLAZEPOSE33.index("mouth_left")]] == "mouth_right"
+
+
+def test_mirror_probability_is_seeded():
+    cfg = AugmentConfig(enabled=True, scale=0, rotation=0, noise=0, speed=0, mirror=1.0)
+    out = augment(_pose(), np.random.default_rng(0), cfg, COCO18)
+    centre = np.nanmean(_pose()[..., :2].reshape(-1, 2), axis=0)
+    expected = mirror(_pose() - np.r_[centre, 0], COCO18) + np.r_[-centre[0], centre[1], 0]
+    assert np.allclose(out, expected, atol=1e-3, equal_nan=True)

@@ -36,13 +36,40 @@ def test_benchmark_jhmdb_any_split(tmp_path, capsys):
         "--report",
         str(tmp_path / "doc" / "j.md"),
     ]
-    assert main([*args, *TINY, "--set", "methods=[lstm-ce,kd-ms-lstm]"]) == 0
+    small = ["--set", "context_net.channels=4", "--set", "context_train.epochs=2"]
+    assert main([*args, *TINY, *small, "--set", "methods=[lstm-ce,kd-ms-lstm]"]) == 0
     res = json.loads((out / "results.json").read_text())
     assert res["classes"] == ["run", "wave"] and res["n_clips"] == 4 and res["seeds"] == [0, 1]
     assert len(res["accuracy_per_seed"]["kd-ms-lstm"]) == 2 and "accuracy_std" in res
-    assert res["stream_specs"]["context"]["layout"] == "jhmdb15"
+    assert res["stream_specs"]["context"]["layout"] == "jhmdb15" and res["stream_specs"]["context"]["network"]
     assert res["wall_time_s"] > 0 and "benchmark jhmdb" in res["command"]
     assert (out / "accuracy.png").exists() and "| kd-ms-lstm |" in (out / "results.md").read_text()
     report = (tmp_path / "doc" / "j.md").read_text()
     assert "benchmark jhmdb" in report and "| kd-ms-lstm |" in report and "j_accuracy.png" in report
     assert (tmp_path / "doc" / "j_accuracy.png").exists() and set(res["compute_seconds"]) == {"seed_0", "seed_1"}
+
+
+def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, capsys):
+    from test_video import _write_video
+
+    root = tmp_path / "set1"
+    root.mkdir()
+    for seq in (1, 2, 3):
+        for label in range(6):
+            _write_video(root / f"{seq * 6 + label}_{seq}_{label}.avi", n=6, fps=10, size=(64, 48))
+    out = tmp_path / "bench"
+    args = ["benchmark", "ut-interaction", "--root", str(root), "--out", str(out), "--workers", "1",
+            "--report", str(tmp_path / "doc" / "ut.md"), *TINY, "--set", "methods=[lstm-ce,kd-ms-lstm]",
+            "--set", "train.val_fraction=0.1"]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["folds"] == ["1", "2", "3"] and res["n_clips"] == 18 and len(res["classes"]) == 6
+    per_fold = np.array(res["accuracy_per_fold"]["kd-ms-lstm"])  # (folds, ratios), 6 test clips each
+    assert per_fold.shape == (3, 10)
+    np.testing.assert_allclose(res["accuracy"]["kd-ms-lstm"], per_fold.mean(0), atol=0.01)  # pooled = equal folds
+    assert res["stream_specs"]["context"]["source"] == "dataset" and res["extract"]["workers"] == 1
+    assert "leave-one-sequence-out" in (tmp_path / "doc" / "ut.md").read_text()
+    stamp = (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns
+    assert main(args) == 0  # a second run reuses the features and every finished fold
+    assert (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns == stamp
+    assert json.loads((out / "results.json").read_text())["accuracy"] == res["accuracy"]

@@ -8,8 +8,8 @@ from earlyact.checkpoint import (
     save_checkpoint,
     save_tensors,
 )
-from earlyact.config import ActionNetConfig, ModelConfig, to_dict
-from earlyact.models import ActionNet, Predictor
+from earlyact.config import ActionNetConfig, ContextNetConfig, ModelConfig, to_dict
+from earlyact.models import ActionNet, ContextNet, Predictor, StreamNets
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -24,7 +24,11 @@ def test_checkpoint_round_trip(tmp_path):
         "stream_specs": {}, "dims": {"context": 7, "action": 5}, "model": to_dict(cfg), "features": {},
         "action_net": {"num_joints": 36, "in_channels": 5, "num_classes": 3, "config": to_dict(acfg)}, "seed": 0,
     }  # fmt: skip
-    folder = save_checkpoint(tmp_path / "ck", model, net, info, "x: 1\n")
+    ctx_net = ContextNet(7, 3, ContextNetConfig(channels=4)).eval()
+    ctx_net.norm.fit(torch.randn(30, 7) * 2)
+    ctx_cfg = ContextNetConfig(channels=4)
+    info["context_net"] = {"input_dim": 7, "num_classes": 3, "config": to_dict(ctx_cfg)}
+    folder = save_checkpoint(tmp_path / "ck", model, StreamNets(action=net, context=ctx_net), info, "x: 1\n")
     assert sorted(p.name for p in folder.iterdir()) == [
         "checkpoint.json",
         "config.yaml",
@@ -38,6 +42,8 @@ def test_checkpoint_round_trip(tmp_path):
     )
     joints = torch.randn(1, 3, 36, 5)
     assert torch.equal(bundle.action_net(joints)[1], net(joints)[1])
+    x = torch.randn(2, 9, 7)
+    assert ctx_cfg.channels == 4 and torch.equal(bundle.nets.context(x)[1], ctx_net(x)[1])
     assert bundle.classes == ["a", "b", "c"]
 
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from earlyact.config import ActionNetConfig, ModelConfig
-from earlyact.models import ActionNet, Predictor, Teacher
+from earlyact.config import ActionNetConfig, ContextNetConfig, ModelConfig
+from earlyact.models import ActionNet, ContextNet, Predictor, Teacher
 
 CFG = ModelConfig(hidden1=6, hidden2=4, dropout=0.0)
 
@@ -88,3 +88,18 @@ def test_action_net_shapes_and_causality():
     joints2 = joints.clone()
     joints2[:, 5:] = 0
     assert torch.allclose(net(joints2)[1][:, :5], hidden[:, :5], atol=1e-6)
+
+
+def test_context_net_is_causal_and_its_embedding_a_running_max():
+    torch.manual_seed(0)
+    net = ContextNet(11, 4, ContextNetConfig(channels=4)).eval()
+    x = torch.randn(2, 40, 11)
+    logits, emb = net(x)
+    assert logits.shape == (2, 40, 4) and emb.shape == (2, 40, 16) and net.receptive_field == 27
+    y = x.clone()
+    y[:, 12:] = 100.0  # the future changes; the past outputs may not
+    assert torch.allclose(net(y)[1][:, :12], emb[:, :12]) and not torch.allclose(net(y)[1], emb)
+    assert (emb[:, 1:] >= emb[:, :-1]).all()  # the strongest evidence so far never decreases
+    x2 = x.clone()
+    x2[:, 0] += 5.0  # a change at frame 0 reaches frame 39 (beyond the receptive field) only through the max
+    assert (net(x2)[1][:, -1] != emb[:, -1]).any()

@@ -63,3 +63,37 @@ def test_detector_on_tiny_and_empty_frames():
 
     assert detect_people(np.zeros((40, 30, 3), np.uint8)).shape == (0, 4)  # below HOG's window
     assert detect_people(np.zeros((300, 200, 3), np.uint8)).shape == (0, 4)  # nobody there
+
+
+def _body(cx: float, cy: float = 100.0, shoulder: float = 20.0) -> np.ndarray:
+    joints = np.full((33, 3), np.nan, dtype=np.float32)
+    joints[:, 2] = 0.9
+    joints[:, 0] = cx + np.linspace(-shoulder, shoulder, 33)
+    joints[:, 1] = cy + np.linspace(-60, 60, 33)
+    joints[11, :2], joints[12, :2] = (cx + shoulder / 2, cy - 40), (cx - shoulder / 2, cy - 40)
+    return joints
+
+
+def test_landmark_box_grows_and_stays_in_the_frame():
+    from earlyact.pose import landmark_box
+
+    box = landmark_box(_body(30.0), (200, 300, 3), margin=0.25)
+    np.testing.assert_allclose(box, [0.0, 10.0, 60.0, 190.0])  # x 10..50 grown by 10, clipped at 0
+    hidden = _body(100.0)
+    hidden[:, 2] = 0.1  # landmarks BlazePose itself calls invisible give no box
+    assert landmark_box(hidden, (200, 300, 3)) is None
+
+
+def test_side_strips_and_duplicates():
+    from earlyact.pose import _same_person, side_strips
+
+    assert side_strips(400, np.array([200.0, 0, 300, 100])) == [(0, 230), (270, 400)]  # 30 % into the box
+    assert side_strips(400, np.array([20.0, 0, 300, 100])) == [(216, 400)]  # no room on the left
+    assert side_strips(400, np.array([20.0, 0, 390, 100])) == []
+    assert _same_person(_body(100.0), _body(105.0)) and not _same_person(_body(100.0), _body(140.0))
+
+
+def test_tracker_add_uses_free_slots_only():
+    tr = IoUTracker(max_tracks=2)
+    assert tr.add(np.array([0.0, 0, 10, 10])) == 0 and tr.add(np.array([50.0, 0, 60, 10])) == 1
+    assert tr.add(np.array([90.0, 0, 99, 10])) is None

@@ -102,3 +102,16 @@ def test_unknown_layout_is_a_clear_error():
 
     with pytest.raises(ValueError, match="unknown joint layout 'h36m17'"):
         get_layout("h36m17")
+
+
+def test_long_motion_is_the_displacement_over_k_frames():
+    pose = np.zeros((6, 1, 15, 2))
+    pose[:, 0, :, 0] = np.arange(6)[:, None] * 2.0  # everybody walks 2 px a frame to the right
+    pose[:, 0, 5:7, 1] = 1.0  # hips one pixel below the neck: body size 1
+    cfg = FeatureConfig(velocities=False, distances=False, long_motion=2)
+    base = skeleton_context(pose, JHMDB15, FeatureConfig(velocities=False, distances=False))
+    feats = skeleton_context(pose, JHMDB15, cfg)
+    assert feats.shape[1] == skeleton_context_dim(1, JHMDB15, cfg) == base.shape[1] + 30
+    motion = feats[:, base.shape[1] :].reshape(6, 15, 2)
+    np.testing.assert_allclose(motion[:, :, 0], np.array([0, 2, 4, 4, 4, 4])[:, None] * np.ones(15))  # causal
+    np.testing.assert_allclose(motion[:, :, 1], 0)

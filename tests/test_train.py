@@ -145,3 +145,23 @@ def test_transform_is_applied_to_every_training_batch(tmp_path):
     assert calls == [4, 4, 4] * 3  # 12 clips in batches of 4, every epoch
     w = "students.0.lstm.weight_ih_l0"
     assert not torch.allclose(plain.state_dict()[w], augmented.state_dict()[w])
+
+
+def test_cosine_schedule_is_a_function_of_the_epoch(tmp_path):
+    cfg = TrainConfig(epochs=4, batch_size=4, lr=0.1, patience=100, cosine=True)
+    model = _model()
+    seen = []
+    orig = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return orig(self, *a, **k)
+
+    torch.optim.AdamW.step = spy
+    try:
+        train_students(model, METHODS["ms-lstm"], _clips(), _clips(6, 1), ["context"], [1.0], cfg, _loss(), tmp_path, 0)
+    finally:
+        torch.optim.AdamW.step = orig
+    assert sorted(set(seen), reverse=True) == pytest.approx([0.1, 0.1 * 0.5 * (1 + np.cos(np.pi / 4)), 0.05,
+                                                             0.1 * 0.5 * (1 + np.cos(3 * np.pi / 4))])  # fmt: skip
+    assert len(seen) == 12

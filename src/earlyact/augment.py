@@ -1,6 +1,6 @@
 """Training augmentation of pose sequences (T, P, J, C): every function is pure given its ``rng``.
 
-Scale, rotation and noise act on the image plane around the clip's mean root; the speed change
+Scale, rotation, mirroring and noise act on the image plane around the clip's mean root; the speed change
 resamples time by linear interpolation (missing joints stay missing); a random prefix keeps the
 first part of a clip. Label-preserving for the actions we model; the features computed after
 augmentation are what the networks see, so pose normalisation stays in one place.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from earlyact.config import AugmentConfig
-from earlyact.skeleton import JointLayout, causal_scale
+from earlyact.skeleton import JointLayout, causal_scale, mirror_order
 
 
 def scale_rotate(pose: np.ndarray, rng: np.random.Generator, scale: float, degrees: float) -> np.ndarray:
@@ -23,6 +23,14 @@ def scale_rotate(pose: np.ndarray, rng: np.random.Generator, scale: float, degre
     s = np.diag(rng.uniform(1 - scale, 1 + scale, size=2))
     out = pose.copy()
     out[..., :2] = (xy - centre) @ (rot @ s).T + centre
+    return out
+
+
+def mirror(pose: np.ndarray, layout: JointLayout) -> np.ndarray:
+    """Left-right mirror image: x negated, left and right joints swapped, and the person order
+    reversed so that slot 0 stays the left-most person (the order the tracker assigns)."""
+    out = pose[:, ::-1][:, :, mirror_order(layout)].copy()
+    out[..., 0] = -out[..., 0]
     return out
 
 
@@ -51,6 +59,8 @@ def augment(pose: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, layo
     if not cfg.enabled:
         return pose
     out = scale_rotate(pose, rng, cfg.scale, cfg.rotation)
+    if cfg.mirror > 0 and rng.random() < cfg.mirror:
+        out = mirror(out, layout)
     if cfg.noise > 0:
         out = jitter(out, rng, cfg.noise, layout)
     if cfg.speed > 0:

@@ -1,7 +1,7 @@
 """Checkpoints without pickle: weights in safetensors, everything else in JSON/YAML.
 
-A checkpoint folder holds ``model.safetensors`` (the predictor's and, when it reads the action
-stream, the action network's weights), ``checkpoint.json`` (class names, method, the streams it
+A checkpoint folder holds ``model.safetensors`` (the predictor's weights and those of the
+networks behind its streams: action network, context network), ``checkpoint.json`` (class names, method, the streams it
 reads and how each is computed, model dimensions, configs) and ``config.yaml`` (the resolved
 experiment config). Folders are written atomically.
 """
@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from earlyact.config import ActionNetConfig, FeatureConfig, ModelConfig, from_dict
+from earlyact.config import ActionNetConfig, ContextNetConfig, FeatureConfig, ModelConfig, from_dict
 from earlyact.methods import get_method
-from earlyact.models import ActionNet, Predictor
+from earlyact.models import ActionNet, ContextNet, Predictor, StreamNets
 from earlyact.storage import atomic_dir, atomic_write_with, read_json
 
 FORMAT_VERSION = 1
@@ -69,11 +69,15 @@ def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.
 
 @dataclass
 class Bundle:
-    """A loaded checkpoint: the predictor, its optional action network, and what they need."""
+    """A loaded checkpoint: the predictor, the networks behind its streams, and what they need."""
 
     predictor: Predictor
-    action_net: ActionNet | None
+    nets: StreamNets
     info: dict[str, Any]  # checkpoint.json
+
+    @property
+    def action_net(self) -> ActionNet | None:
+        return self.nets.action
 
     @property
     def classes(self) -> list[str]:
@@ -87,14 +91,15 @@ class Bundle:
 def save_checkpoint(
     folder: str | Path,
     predictor: Predictor,
-    action_net: ActionNet | None,
+    nets: StreamNets,
     info: dict[str, Any],
     config_yaml: str,
 ) -> Path:
     """Write a self-contained checkpoint folder (atomically). ``info`` must be JSON-able."""
     tensors = {f"predictor.{k}": v for k, v in predictor.state_dict().items()}
-    if action_net is not None:
-        tensors.update({f"action_net.{k}": v for k, v in action_net.state_dict().items()})
+    for prefix, net in (("action_net", nets.action), ("context_net", nets.context)):
+        if net is not None:
+            tensors.update({f"{prefix}.{k}": v for k, v in net.state_dict().items()})
     with atomic_dir(folder) as tmp:
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
@@ -117,19 +122,20 @@ def load_checkpoint(folder: str | Path) -> Bundle:
         from_dict(ModelConfig, info["model"]), two_stage=method.two_stage, teachers=method.teachers,
     )  # fmt: skip
     predictor.load_state_dict(_strip(tensors, "predictor."))
-    action_net = None
+    nets = StreamNets()
     if dims["action"] > 0:
         a = info["action_net"]
-        action_net = ActionNet(
-            a["num_joints"],
-            a["in_channels"],
-            a["num_classes"],
-            from_dict(ActionNetConfig, a["config"]),
-        )
-        action_net.load_state_dict(_strip(tensors, "action_net."))
-        action_net.eval()
+        acfg = from_dict(ActionNetConfig, a["config"])
+        nets.action = ActionNet(a["num_joints"], a["in_channels"], a["num_classes"], acfg)
+        nets.action.load_state_dict(_strip(tensors, "action_net."))
+        nets.action.eval()
+    if info.get("context_net"):
+        c = info["context_net"]
+        nets.context = ContextNet(c["input_dim"], c["num_classes"], from_dict(ContextNetConfig, c["config"]))
+        nets.context.load_state_dict(_strip(tensors, "context_net."))
+        nets.context.eval()
     predictor.eval()
-    return Bundle(predictor, action_net, info)
+    return Bundle(predictor, nets, info)
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

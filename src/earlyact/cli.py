@@ -69,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
     b.add_argument("--report", type=Path, help="also write a Markdown report here (e.g. docs/results/jhmdb.md)")
     _config_args(b)
+    u = bench.add_parser(
+        "ut-interaction", help="UT-Interaction segmented set: extract, then 10-fold leave-one-sequence-out"
+    )
+    u.add_argument("--root", type=Path, required=True, help="a segmented set folder of <clip>_<seq>_<label>.avi")
+    u.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
+    u.add_argument("--features", type=Path, help="feature folder to reuse or write (default OUT/features)")
+    u.add_argument("--seeds", nargs="+", type=int, default=[0])
+    u.add_argument("--workers", type=int, default=2, help="extraction worker processes")
+    u.add_argument("--report", type=Path, help="also write a Markdown report here (docs/results/ut-interaction.md)")
+    _config_args(u)
     return parser
 
 
@@ -119,12 +129,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         out = extract_dataset(args.root, args.layout, args.out, cfg, args.labels, args.split)
         print(f"dataset: {out}")
     elif args.command == "benchmark":
-        from earlyact.benchmark import benchmark_jhmdb, jhmdb_config
-
-        seeds = f"seeds=[{','.join(map(str, args.seeds))}]"
-        cfg = jhmdb_config(args.config, [*args.overrides, seeds])
-        benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line, args.report)
+        _benchmark(args)
     return 0
+
+
+def _benchmark(args: argparse.Namespace) -> None:
+    from earlyact import benchmark
+    from earlyact.config import ExtractConfig
+
+    seeds = f"seeds=[{','.join(map(str, args.seeds))}]"
+    if args.dataset == "jhmdb":
+        cfg = benchmark.jhmdb_config(args.config, [*args.overrides, seeds])
+        benchmark.benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line, args.report)
+    else:
+        cfg = benchmark.ut_config(args.config, [*args.overrides, seeds])
+        extract = ExtractConfig(workers=args.workers)
+        benchmark.benchmark_ut_interaction(
+            args.root, cfg, args.out, extract, args.features, args.command_line, args.report
+        )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ class FeatureConfig:
     velocities: bool = True  # append per-joint velocities (frame differences) of the normalised pose
     distances: bool = True  # append pairwise joint distances within each person (scale invariant)
     min_confidence: float = 0.1  # joints with a confidence channel below this count as missing
+    long_motion: int = 0  # > 0: also each joint's displacement over this many frames (DD-Net's fast motion: 2)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class AugmentConfig:
     enabled: bool = False  # master switch (off: training sees the clips as they are)
     scale: float = 0.1  # scale factor drawn from [1 - scale, 1 + scale], per axis
     rotation: float = 15.0  # rotation angle drawn from [-rotation, rotation] degrees
+    mirror: float = 0.0  # probability of a left-right mirror image (x negated, left/right joints swapped)
     noise: float = 0.01  # Gaussian joint noise, in body sizes (torso lengths)
     speed: float = 0.2  # playback speed drawn from [1 - speed, 1 + speed]
     prefix: float = 0.0  # probability of keeping only a random prefix (>= 50 %) of the clip
@@ -46,6 +48,7 @@ class ExtractConfig:
 
     backbone: str = "efficientnet-lite0"  # context CNN (a name in backbones.BACKBONES); "" = no context
     max_persons: int = 2  # persons tracked per video (UT-Interaction: 2)
+    detect_every: int = 5  # run the people detector every k frames (and whenever a person is missing)
     target_fps: float = 0.0  # resample to this frame rate; 0 keeps the video's own
     workers: int = 1  # worker processes (each with its own pose estimator and CNN)
     allow_partial: bool = False  # keep the decodable part of a corrupt or truncated video
@@ -61,6 +64,19 @@ class ActionNetConfig:
     embed: int = 256  # size of the flattened per-frame vector (paper: 256)
     hidden: int = 256  # LSTM hidden units = action-feature size (paper: 256)
     dropout: float = 0.2  # dropout on the per-frame embedding during training
+
+
+@dataclass
+class ContextNetConfig:
+    """Causal temporal CNN over the skeleton descriptor: stage 1's learned context on pose-only data.
+
+    The pose-only counterpart of the paper's ImageNet CNN: a network pretrained as a classifier
+    whose per-frame embedding is the context stream (see ``models.ContextNet``).
+    """
+
+    channels: int = 0  # base width f (blocks of f, 2f, 4f channels); 0 = stage 1 reads the descriptor itself
+    dropout: float = 0.1  # channel dropout after every convolution
+    head_dropout: float = 0.5  # dropout in the classifier head
 
 
 @dataclass
@@ -91,6 +107,7 @@ class TrainConfig:
     weight_decay: float = 1e-2  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm
     patience: int = 12  # early stopping: epochs without validation improvement
+    cosine: bool = False  # decay the learning rate to 0 along a cosine over ``epochs`` (else constant)
     val_fraction: float = 0.15  # part of the training split held out for early stopping
 
 
@@ -127,6 +144,10 @@ class ExperimentConfig:
     action_net: ActionNetConfig = field(default_factory=ActionNetConfig)
     action_folds: int = 0  # > 1: training clips read out-of-fold action features from K extra networks
     action_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))
+    context_net: ContextNetConfig = field(default_factory=ContextNetConfig)
+    context_train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(epochs=150, lr=1e-3, weight_decay=1e-4, patience=150, cosine=True)
+    )  # optimisation of the context network (used when context_net.channels > 0)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

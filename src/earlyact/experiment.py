@@ -17,124 +17,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from earlyact.augment import augment
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
-from earlyact.config import ExperimentConfig, FeatureConfig, dump_yaml, from_dict, to_dict
+from earlyact.config import ExperimentConfig, dump_yaml, to_dict
 from earlyact.data import Clip, DatasetIndex, load_dataset, make_batch, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_predictions, results_dict, write_results
-from earlyact.features import action_features, with_skeleton_context
 from earlyact.methods import get_method
-from earlyact.models import ActionNet, Predictor
-from earlyact.skeleton import get_layout
+from earlyact.models import Predictor
 from earlyact.storage import atomic_write_json
-from earlyact.train import train_action_net, train_students, train_teachers
+from earlyact.streams import (
+    StreamNets,
+    add_streams,
+    context_source,
+    fit_action_net,
+    fit_context_net,
+    fold_action_nets,
+    make_transform,
+    pose_streams,
+)
+from earlyact.train import train_students, train_teachers
 
 CONFUSION_RATIOS = (0.2, 0.5, 1.0)
-
-
-def context_source(clips: Sequence[Clip]) -> str:
-    """'dataset' when every clip carries a context stream (e.g. CNN features), else 'skeleton'."""
-    return "dataset" if all(c.context is not None for c in clips) else "skeleton"
-
-
-def add_streams(
-    clips: Sequence[Clip],
-    streams: Sequence[str],
-    info: dict[str, Any],
-    action_net: ActionNet | None,
-) -> list[Clip]:
-    """Compute the streams a checkpoint reads (described by its ``info``) for ``clips``."""
-    features = from_dict(FeatureConfig, info["features"])
-    out = list(clips)
-    if "context" in streams and info["stream_specs"]["context"]["source"] == "skeleton":
-        out = with_skeleton_context(out, features)
-    if "action" in streams:
-        if action_net is None:
-            raise ValueError("the action stream needs an action network")
-        out = action_features(action_net, out, features)
-    return out
-
-
-def _num_persons_joints(clips: Sequence[Clip]) -> tuple[int, int]:
-    shapes = {c.pose.shape[1:3] for c in clips if c.pose is not None}
-    if len(shapes) != 1:
-        raise ValueError(f"clips need one pose shape (persons, joints) for the action network; found {sorted(shapes)}")
-    return shapes.pop()
-
-
-def fit_action_net(
-    train: Sequence[Clip],
-    val: Sequence[Clip],
-    num_classes: int,
-    cfg: ExperimentConfig,
-    out_dir: Path,
-    seed: int,
-    name: str = "action_net",
-) -> tuple[ActionNet, dict[str, Any]]:
-    """Train (or reload) the skeleton network on the training clips; returns it and its description."""
-    persons, joints = _num_persons_joints(train)
-    torch.manual_seed(seed)
-    net = ActionNet(persons * joints, 5, num_classes, cfg.action_net)
-    train_action_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.action_train, out_dir / name, seed)
-    desc = {"num_joints": persons * joints, "persons": persons, "in_channels": 5, "num_classes": num_classes,
-            "config": to_dict(cfg.action_net)}  # fmt: skip
-    return net.eval(), desc
-
-
-def fold_action_nets(
-    train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
-) -> dict[str, ActionNet]:
-    """{clip id: an action network that never saw that clip}, from ``cfg.action_folds`` networks.
-
-    Stage 2 then learns from training-clip action features as good (or as bad) as those it will
-    meet on new clips, instead of features of a network that memorised its training clips.
-    """
-    rng = np.random.default_rng(seed)
-    fold, counter = {}, 0
-    for label in sorted({c.label for c in train}):  # stratified: deal each class's clips round-robin
-        ids = [c.clip_id for c in train if c.label == label]
-        for i in rng.permutation(len(ids)):
-            fold[ids[i]] = counter % cfg.action_folds
-            counter += 1
-    nets = {}
-    for k in range(cfg.action_folds):
-        rest = [c for c in train if fold[c.clip_id] != k]
-        net, _ = fit_action_net(rest, val, num_classes, cfg, out_dir, seed, name=f"action_net_fold{k}")
-        nets.update({cid: net for cid, f in fold.items() if f == k})
-    return nets
-
-
-def _action_streams(clips: list[Clip], cfg: ExperimentConfig, nets: dict[str, ActionNet] | ActionNet) -> list[Clip]:
-    """Action features per clip, from one network or from each clip's out-of-fold network."""
-    if isinstance(nets, ActionNet):
-        return action_features(nets, clips, cfg.features)
-    out = {}
-    for net in {id(n): n for n in nets.values()}.values():
-        group = [c for c in clips if nets[c.clip_id] is net]
-        out.update({c.clip_id: c for c in action_features(net, group, cfg.features)})
-    return [out[c.clip_id] for c in clips]
-
-
-def make_transform(cfg: ExperimentConfig, stream_specs: dict[str, Any], action_net: ActionNet | dict | None):
-    """Per-batch training transform: augment the pose, recompute the streams (None if disabled)."""
-    if not cfg.augment.enabled:
-        return None
-    if "context" in cfg.streams and stream_specs["context"]["source"] != "skeleton":
-        raise ValueError("pose augmentation needs pose-derived streams; this context stream comes from the dataset")
-    layout = get_layout(cfg.features.layout)
-
-    def transform(clips: list[Clip], rng: np.random.Generator) -> list[Clip]:
-        out = [
-            replace(c, pose=augment(np.asarray(c.pose), rng, cfg.augment, layout), context=None, action=None)
-            for c in clips
-        ]
-        if "context" in cfg.streams:
-            out = with_skeleton_context(out, cfg.features)
-        if "action" in cfg.streams:
-            out = _action_streams(out, cfg, action_net)
-        return out
-
-    return transform
 
 
 def build_predictor(
@@ -182,16 +84,10 @@ def run_seed(
     """All methods for one seed; returns per method the (R, N) test predictions."""
     streams = list(cfg.streams)
     train, val = split_validation(train_all, cfg.train.val_fraction, seed)
-    if "context" in streams and stream_specs["context"]["source"] == "skeleton":
-        train, val, test = (with_skeleton_context(x, cfg.features) for x in (train, val, test))
-    action_net, action_desc, train_nets = None, None, None
-    if "action" in streams:
-        action_net, action_desc = fit_action_net(train, val, len(classes), cfg, out_dir, seed)
-        train_nets = (
-            fold_action_nets(train, val, len(classes), cfg, out_dir, seed) if cfg.action_folds > 1 else action_net
-        )
-        train = _action_streams(train, cfg, train_nets)
-        val, test = (action_features(action_net, x, cfg.features) for x in (val, test))
+    skeleton = "context" in streams and stream_specs["context"]["source"] == "skeleton"
+    nets, descs = _fit_stream_nets(train, val, len(classes), cfg, out_dir, seed, skeleton)
+    train = pose_streams(train, streams, skeleton, cfg.features, nets, training=True)
+    val, test = (pose_streams(x, streams, skeleton, cfg.features, nets) for x in (val, test))
     dims = {s: (getattr(train[0], s).shape[1] if s in streams else 0) for s in ("context", "action")}
     info = {
         "classes": list(classes),
@@ -200,28 +96,41 @@ def run_seed(
         "dims": dims,
         "model": to_dict(cfg.model),
         "features": to_dict(cfg.features),
-        "action_net": action_desc,
+        **descs,
         "seed": seed,
     }
     teacher_state = None
     if any(get_method(m).teachers for m in cfg.methods):
         teacher = build_predictor("teacher", dims, len(classes), cfg, seed)
         fit_standardization(teacher, train)
-        transform = make_transform(cfg, stream_specs, train_nets)
+        transform = make_transform(cfg, skeleton, nets)
         train_teachers(
             teacher, train, val, streams, cfg.ratios, cfg.train, out_dir / "teachers", seed, transform=transform
         )
         teacher_state = teacher.state_dict()
     preds = {}
     for name in cfg.methods:
-        preds[name] = _run_method(
-            name, train, val, test, dims, teacher_state, info, (action_net, train_nets), cfg, out_dir / name, seed
-        )
+        preds[name] = _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed)
     return preds
 
 
+def _fit_stream_nets(
+    train: list[Clip], val: list[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int,
+    skeleton_context: bool,
+) -> tuple[StreamNets, dict[str, Any]]:  # fmt: skip
+    """Train (or reload) the networks behind the streams; their descriptions go into checkpoints."""
+    nets, descs = StreamNets(), {"action_net": None, "context_net": None}
+    K = num_classes
+    if skeleton_context and cfg.context_net.channels > 0:
+        nets.context, descs["context_net"] = fit_context_net(train, val, K, cfg, out_dir / "context_net", seed)
+    if "action" in cfg.streams:
+        nets.action, descs["action_net"] = fit_action_net(train, val, K, cfg, out_dir / "action_net", seed)
+        folds = cfg.action_folds > 1
+        nets.train_action = fold_action_nets(train, val, num_classes, cfg, out_dir, seed) if folds else nets.action
+    return nets, descs
+
+
 def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out: Path, seed) -> np.ndarray:
-    action_net, train_nets = nets  # the network saved with the model; the one(s) behind training features
     done = out / "predictions.json"
     if done.exists():
         return np.array(json.loads(done.read_text())["predictions"])
@@ -243,7 +152,7 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
             out / "students",
             seed,
         )
-    save_checkpoint(out / "checkpoint", model, action_net, {"method": name, **info}, dump_yaml(cfg))
+    save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
     preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios)
@@ -308,6 +217,7 @@ def describe_streams(index: DatasetIndex, clips: Sequence[Clip], cfg: Experiment
                 "layout": cfg.features.layout,
                 "pose": pose,
                 **to_dict(cfg.features),
+                "network": "context_net" if cfg.context_net.channels > 0 else None,  # embeds the descriptor
             }
         )
     if "action" in cfg.streams:
@@ -318,7 +228,7 @@ def describe_streams(index: DatasetIndex, clips: Sequence[Clip], cfg: Experiment
 def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:
     """(R, N) predictions of a saved model on clips that hold at least the pose stream."""
     streams = bundle.info["streams"]
-    clips = add_streams(clips, streams, bundle.info, bundle.action_net)
+    clips = add_streams(clips, streams, bundle.info, bundle.nets)
     clips = [replace(c, context=c.context if "context" in streams else None) for c in clips]
     return predict_ratios(bundle.predictor, get_method(bundle.info["method"]).offline, clips, streams, ratios)
 

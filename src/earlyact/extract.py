@@ -61,7 +61,7 @@ def extract_clip(entry: VideoEntry, out: Path) -> str:
 
     cfg: ExtractConfig = _STATE["cfg"]
     video = read_video(entry.path, cfg.target_fps or None, cfg.allow_partial)
-    pose = estimate_video(video.frames, cfg.max_persons)
+    pose = estimate_video(video.frames, cfg.max_persons, detect_every=cfg.detect_every)
     backbone = _STATE["backbone"]
     context = backbone.features(video.frames, cfg.batch_size) if backbone is not None else None
     meta = {"complete": video.complete, "source_fps": video.source_fps, "group": entry.group}

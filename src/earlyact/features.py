@@ -29,14 +29,24 @@ def _velocity(x: np.ndarray) -> np.ndarray:
     return v
 
 
+def _displacement(x: np.ndarray, step: int) -> np.ndarray:
+    """Causal displacement over ``step`` frames, x[t] - x[t - step] (x[0] before that): the slow
+    body-part motion at a coarser time scale, global motion included (DD-Net's "fast motion")."""
+    past = x[np.maximum(np.arange(len(x)) - step, 0)]
+    return x - past
+
+
 def skeleton_context(pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig) -> np.ndarray:
     """(T, P, J, C) pose -> (T, D) descriptor: normalised joints, visibility, velocities,
-    pairwise within-person joint distances and the global (centre) motion. Missing -> 0."""
+    the global (centre) motion, optionally displacements over ``cfg.long_motion`` frames, and
+    pairwise within-person joint distances. Missing -> 0."""
     xy, centre = normalize(pose, layout, cfg.min_confidence)  # (T, P, J, 2), (T, 2)
     T, P, J, _ = xy.shape
     parts = [xy.reshape(T, -1), np.isfinite(xy[..., 0]).reshape(T, -1).astype(np.float64)]
     if cfg.velocities:
         parts += [_velocity(xy).reshape(T, -1), _velocity(centre)]
+    if cfg.long_motion > 0:
+        parts.append(_displacement(xy + centre[:, None, None, :], cfg.long_motion).reshape(T, -1))
     if cfg.distances:
         iu = np.triu_indices(J, k=1)
         diff = xy[:, :, :, None, :] - xy[:, :, None, :, :]  # (T, P, J, J, 2)
@@ -50,6 +60,8 @@ def skeleton_context_dim(num_persons: int, layout: JointLayout, cfg: FeatureConf
     dim = num_persons * J * 3
     if cfg.velocities:
         dim += num_persons * J * 2 + 2
+    if cfg.long_motion > 0:
+        dim += num_persons * J * 2
     if cfg.distances:
         dim += num_persons * J * (J - 1) // 2
     return dim

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from earlyact.config import ActionNetConfig, ModelConfig
+from earlyact.config import ActionNetConfig, ContextNetConfig, ModelConfig
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (B, H)
 
@@ -224,3 +224,59 @@ class ActionNet(nn.Module):
         emb = self.frame_embedding(joints.reshape(B * T, *joints.shape[2:])).view(B, T, -1)
         out = self.temporal(emb)
         return out.logits, out.hidden
+
+
+class CausalConv(nn.Module):
+    """Conv1d over time padded on the left only (frame t sees frames <= t), BN, LeakyReLU, channel dropout."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int, dropout: float):
+        super().__init__()
+        self.pad = (kernel - 1) * dilation
+        self.conv = nn.Conv1d(c_in, c_out, kernel, dilation=dilation, bias=False)
+        self.norm = nn.BatchNorm1d(c_out)  # eval: a fixed per-channel affine map, so still causal
+        self.drop = nn.Dropout1d(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T) -> (B, C', T)
+        x = self.conv(nn.functional.pad(x, (self.pad, 0)))
+        return self.drop(nn.functional.leaky_relu(self.norm(x), 0.2))
+
+
+class ContextNet(nn.Module):
+    """Causal temporal CNN over a per-frame skeleton descriptor; its embedding is a context stream.
+
+    The skeleton-only stand-in for the paper's ImageNet CNN: pretrained as a per-frame classifier,
+    then frozen, its embedding feeds stage 1. The blocks follow DD-Net (1x1, k=3, 1x1 convolutions,
+    then wider k=3 blocks) with two changes for online use: dilations instead of temporal pooling
+    and left-only padding, so frame t depends on frames <= t (receptive field ``receptive_field``),
+    and a running maximum over time in place of global max pooling: "the strongest evidence so far",
+    O(1) per frame online.
+    """
+
+    def __init__(self, input_dim: int, num_classes: int, cfg: ContextNetConfig):
+        super().__init__()
+        f, p = cfg.channels, cfg.dropout
+        specs = [(input_dim, 2 * f, 1, 1), (2 * f, f, 3, 1), (f, f, 1, 1), (f, 2 * f, 3, 2), (2 * f, 2 * f, 3, 2),
+                 (2 * f, 4 * f, 3, 4), (4 * f, 4 * f, 3, 4)]  # fmt: skip  # (in, out, kernel, dilation)
+        self.norm = Standardize(input_dim)
+        self.blocks = nn.Sequential(*(CausalConv(a, b, k, d, p) for a, b, k, d in specs))
+        self.receptive_field = 1 + sum((k - 1) * d for _, _, k, d in specs)
+        self.dim = 4 * f
+        q = cfg.head_dropout
+        self.head = nn.Sequential(
+            nn.Dropout(q), nn.Linear(self.dim, 128), nn.LeakyReLU(0.2), nn.Dropout(q), nn.Linear(128, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, D) -> logits (B, T, K), embedding (B, T, 4f)."""
+        h = self.blocks(self.norm(x).transpose(1, 2)).transpose(1, 2)  # (B, T, 4f)
+        emb = torch.cummax(h, dim=1).values
+        return self.head(emb), emb
+
+
+@dataclass
+class StreamNets:
+    """The frozen networks behind a model's streams (None where a stream needs none)."""
+
+    action: ActionNet | None = None  # computes the action stream of new clips (saved with the model)
+    train_action: ActionNet | dict[str, ActionNet] | None = None  # behind training clips' action stream
+    context: ContextNet | None = None  # embeds the skeleton descriptor (pose-only context stream)

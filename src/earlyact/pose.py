@@ -2,13 +2,15 @@
 
 BlazePose (MediaPipe 0.10.14, ``model_complexity=1``: the full model shipped in the wheel; the
 lite and heavy models are never requested) finds one person per image. To follow the two people
-of an interaction, each frame goes through OpenCV's built-in HOG people detector (no download),
-the boxes are matched to tracks by IoU with the Hungarian method (``scipy``), and BlazePose runs
+of an interaction, OpenCV's built-in HOG people detector (no download) finds the people, the
+boxes are matched to tracks by IoU with the Hungarian method (``scipy``), and BlazePose runs
 on each tracked person's crop. Output: (T, P, 18, 3) COCO-18 joints (x, y in frame pixels,
 confidence = BlazePose's visibility), NaN for a missing joint or person; a frame with nobody is
 kept (all NaN), never dropped. Track slots are ordered left to right at their first appearance.
-When HOG finds nobody in a frame (close-ups, seated people), BlazePose runs on the whole frame and
-its person goes to the slot whose last box is nearest.
+Detection runs every few frames (and whenever somebody is missing); in between, each person's box
+follows its own landmarks, and a person HOG misses is searched for in the part of the frame no one
+else covers (``MultiPersonPose``). When nobody is found (close-ups, seated people), BlazePose runs
+on the whole frame and its person goes to the slot whose last box is nearest.
 """
 
 from __future__ import annotations
@@ -70,6 +72,18 @@ class IoUTracker:
                 out.append(d)
         return out + [None] * (self.max_tracks - len(out))
 
+    def add(self, box: Box) -> int | None:
+        """Start a track with ``box`` in a free slot; returns the slot (None when all are taken)."""
+        free = [i for i, b in enumerate(self.boxes) if b is None]
+        if free:
+            self.boxes[free[0]], self.missed[free[0]] = box, 0
+            return free[0]
+        if len(self.boxes) < self.max_tracks:
+            self.boxes.append(box)
+            self.missed.append(0)
+            return len(self.boxes) - 1
+        return None
+
 
 def detect_people(frame: np.ndarray, hog=None, min_height: int = 48) -> np.ndarray:
     """(H, W, 3) RGB -> (N, 4) person boxes from OpenCV's HOG people detector (NMS applied)."""
@@ -94,12 +108,19 @@ def detect_people(frame: np.ndarray, hog=None, min_height: int = 48) -> np.ndarr
 class BlazePose:
     """MediaPipe BlazePose (full model) on one image or crop -> (33, 3) landmarks in pixels."""
 
-    def __init__(self, static: bool = True, min_confidence: float = 0.5):
+    def __init__(self, static: bool = True, min_confidence: float = 0.5, smooth: bool = True):
         import mediapipe as mp
 
         self._pose = mp.solutions.pose.Pose(
-            static_image_mode=static, model_complexity=1, min_detection_confidence=min_confidence
+            static_image_mode=static,
+            model_complexity=1,
+            min_detection_confidence=min_confidence,
+            smooth_landmarks=smooth,
         )
+
+    def reset(self) -> None:
+        """Forget the tracked region (tracking mode): the next image runs the person detector."""
+        self._pose.reset()
 
     def __call__(self, image: np.ndarray, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
         h, w = image.shape[:2]
@@ -131,32 +152,142 @@ def _nearest_slot(tracker: IoUTracker, joints: np.ndarray) -> int:
     return min(known, key=lambda ib: float(np.hypot(*(centre - (ib[1][:2] + ib[1][2:]) / 2))))[0]
 
 
-def estimate_video(frames: np.ndarray, max_persons: int = 2, raw: bool = False) -> np.ndarray:
+def landmark_box(joints: np.ndarray, shape: tuple[int, ...], margin: float = 0.25) -> Box | None:
+    """The box around a person's visible landmarks (33, 3), grown by ``margin`` per side, in the frame."""
+    ok = np.isfinite(joints[:, 0]) & (np.nan_to_num(joints[:, 2]) > 0.3)
+    if ok.sum() < 4:
+        return None
+    (x0, y0), (x1, y1) = joints[ok, :2].min(0), joints[ok, :2].max(0)
+    mx, my = margin * max(x1 - x0, 1.0), margin * max(y1 - y0, 1.0)
+    h, w = shape[:2]
+    return np.array([max(0.0, x0 - mx), max(0.0, y0 - my), min(w, x1 + mx), min(h, y1 + my)])
+
+
+def _neck(joints: np.ndarray) -> np.ndarray:
+    return (joints[11, :2] + joints[12, :2]) / 2  # BlazePose shoulders 11, 12
+
+
+def _same_person(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two landmark sets on one body: necks closer than half a shoulder width."""
+    width = max(np.linalg.norm(a[11, :2] - a[12, :2]), np.linalg.norm(b[11, :2] - b[12, :2]), 1.0)
+    return bool(np.linalg.norm(_neck(a) - _neck(b)) < 0.5 * width)
+
+
+def side_strips(frame_width: int, box: Box, overlap: float = 0.3, min_width: float = 0.15) -> list[tuple[int, int]]:
+    """The vertical strips left and right of a found person's box, each reaching ``overlap`` of the
+    box's width into it (a second person often stands partly behind or against the first);
+    strips whose free part is narrower than ``min_width`` of the frame are left out."""
+    reach = overlap * (box[2] - box[0])
+    strips = []
+    if box[0] >= min_width * frame_width:
+        strips.append((0, int(min(frame_width, box[0] + reach))))
+    if frame_width - box[2] >= min_width * frame_width:
+        strips.append((int(max(0.0, box[2] - reach)), frame_width))
+    return strips
+
+
+class MultiPersonPose:
+    """Online multi-person BlazePose: call it on each frame in order; O(1) state per frame.
+
+    People detection (HOG) runs every ``detect_every`` frames and whenever nobody is found; in
+    between, each person's box follows its own landmarks (as MediaPipe's single-person tracking
+    does). When a frame ends with one person where there should be two, BlazePose searches the
+    strips left and right of that person (HOG misses people who bend, crouch or touch
+    someone). Two slots landing on one body are merged.
+    """
+
+    def __init__(self, max_persons: int = 2, detect_every: int = 5):
+        import cv2
+
+        self.max_persons, self.detect_every = max_persons, detect_every
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self.model, self.tracker = BlazePose(static=True), IoUTracker(max_persons)
+        # per slot, BlazePose in tracking mode on the crop that follows the person: its landmark model
+        # reuses the previous frame's region and skips the person detector while the track holds
+        self.followers = [BlazePose(static=False, smooth=False) for _ in range(max_persons)]  # crops move: no smoothing
+        self.last: list[np.ndarray | None] = [None] * max_persons  # landmarks of the previous frame
+        self.frame_index = 0
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) RGB -> (P, 33, 3) BlazePose landmarks in frame pixels (NaN: not found)."""
+        P = self.max_persons
+        found = sum(x is not None for x in self.last)
+        detect = self.frame_index % self.detect_every == 0 or found == 0
+        if detect:
+            candidates = detect_people(frame, self.hog)
+        else:
+            candidates = np.array(
+                [b for x in self.last if x is not None and (b := landmark_box(x, frame.shape)) is not None]
+            )
+        boxes = self.tracker.update(candidates.reshape(-1, 4))
+        out = np.full((P, 33, 3), np.nan, dtype=np.float32)
+        for slot, box in enumerate(boxes):
+            if box is not None:
+                if self.last[slot] is None:  # a new or re-found person: the follower starts afresh
+                    self.followers[slot].reset()
+                out[slot] = self.followers[slot](*_crop(frame, box))
+        self._merge_duplicates(out)
+        if self._count(out) == 1 and P > 1:
+            self._search_beside(frame, out)
+        if self._count(out) == 0:  # HOG sees no body (close-ups, sitting): try the whole frame
+            joints = self.model(frame)
+            if np.isfinite(joints[:, 0]).any():
+                out[_nearest_slot(self.tracker, joints)] = joints
+        self.last = [out[i] if self._has_body(out[i]) else None for i in range(P)]
+        self.frame_index += 1
+        return out
+
+    @staticmethod
+    def _has_body(joints: np.ndarray) -> bool:
+        return bool(np.isfinite(joints[[11, 12], 0]).all())
+
+    def _count(self, out: np.ndarray) -> int:
+        return sum(self._has_body(x) for x in out)
+
+    def _merge_duplicates(self, out: np.ndarray) -> None:
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                if self._has_body(out[i]) and self._has_body(out[j]) and _same_person(out[i], out[j]):
+                    out[j] = np.nan
+
+    def _search_beside(self, frame: np.ndarray, out: np.ndarray) -> None:
+        """One person found: look for the other in the strips beside them; the first hit takes a slot."""
+        person = next(x for x in out if self._has_body(x))
+        box = landmark_box(person, frame.shape, 0.05)
+        for x0, x1 in side_strips(frame.shape[1], box) if box is not None else []:
+            joints = self.model(frame[:, x0:x1], (float(x0), 0.0))
+            if self._has_body(joints) and not _same_person(joints, person):
+                new_box = landmark_box(joints, frame.shape)
+                slot = self._slot_for(new_box, out) if new_box is not None else None
+                if slot is not None:
+                    out[slot] = joints
+                    self.followers[slot].reset()  # its follower picks this person up next frame
+                    return
+
+    def _slot_for(self, box: Box, out: np.ndarray) -> int | None:
+        """The slot a newly found person takes: an empty tracked slot (re-found person), else a free one."""
+        empty = [i for i, b in enumerate(self.tracker.boxes) if b is not None and not self._has_body(out[i])]
+        if empty:
+            self.tracker.boxes[empty[0]], self.tracker.missed[empty[0]] = box, 0
+            return empty[0]
+        return self.tracker.add(box)
+
+    def close(self) -> None:
+        for m in [self.model, *self.followers]:
+            m.close()
+
+
+def estimate_video(frames: np.ndarray, max_persons: int = 2, raw: bool = False, detect_every: int = 5) -> np.ndarray:
     """(T, H, W, 3) RGB -> (T, P, 18, 3) COCO-18 poses (or (T, P, 33, 3) BlazePose with ``raw``).
 
-    With ``max_persons == 1`` BlazePose runs on the whole frame in video (tracking) mode.
+    With ``max_persons == 1`` BlazePose runs on the whole frame in video (tracking) mode; with more,
+    ``MultiPersonPose`` follows each person.
     """
     T = len(frames)
     out = np.full((T, max_persons, 33, 3), np.nan, dtype=np.float32)
-    if max_persons == 1:
-        model = BlazePose(static=False)
-        for t, frame in enumerate(frames):
-            out[t, 0] = model(frame)
-    else:
-        import cv2
-
-        hog = cv2.HOGDescriptor()
-        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-        model, tracker = BlazePose(static=True), IoUTracker(max_persons)
-        for t, frame in enumerate(frames):
-            boxes = tracker.update(detect_people(frame, hog))
-            for slot, box in enumerate(boxes):
-                if box is not None:
-                    crop, offset = _crop(frame, box)
-                    out[t, slot] = model(crop, offset)
-            if all(b is None for b in boxes):  # HOG sees no body (close-ups, sitting): try the whole frame
-                joints = model(frame)
-                if np.isfinite(joints[:, 0]).any():
-                    out[t, _nearest_slot(tracker, joints)] = joints
+    model = BlazePose(static=False) if max_persons == 1 else MultiPersonPose(max_persons, detect_every)
+    for t, frame in enumerate(frames):
+        out[t] = model(frame)
     model.close()
     return out if raw else convert_layout(out, BLAZEPOSE33, COCO18)

@@ -121,6 +121,22 @@ def convert_layout(pose: np.ndarray, src: JointLayout, dst: JointLayout) -> np.n
     return out
 
 
+def _mirror_name(name: str) -> str:
+    for a, b in (("l_", "r_"), ("r_", "l_")):
+        if name.startswith(a):
+            return b + name[2:]
+    for a, b in (("_left", "_right"), ("_right", "_left")):
+        if name.endswith(a):
+            return name[: -len(a)] + b
+    return name
+
+
+def mirror_order(layout: JointLayout) -> list[int]:
+    """For each joint, the index of its left/right counterpart (itself for midline joints)."""
+    names = [_mirror_name(n) for n in layout.joints]
+    return [layout.index(m) if m in layout.joints else i for i, m in enumerate(names)]
+
+
 def get_layout(name: str) -> JointLayout:
     if name not in LAYOUTS:
         raise ValueError(f"unknown joint layout {name!r}; known: {sorted(LAYOUTS)}")

@@ -5,8 +5,9 @@ best weights, logs metrics to CSV and TensorBoard, shows a progress bar, and aft
 writes a resumable state (weights, optimizer, counters) atomically. Each epoch reseeds torch
 from (seed, epoch), so a run interrupted and resumed gives the same weights as one that was not.
 
-Phases: ``train_action_net`` (the skeleton classifier), ``train_teachers`` (Bi-LSTMs on whole
-clips, L_C) and ``train_students`` (causal LSTMs, L_C + alpha * distillation, teachers frozen).
+Phases: ``train_action_net`` (the skeleton classifier), ``train_context_net`` (the skeleton-only
+context network), ``train_teachers`` (Bi-LSTMs on whole clips, L_C) and ``train_students``
+(causal LSTMs, L_C + alpha * distillation, teachers frozen).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,10 +35,10 @@ from earlyact.checkpoint import (
 from earlyact.config import AugmentConfig, FeatureConfig, LossConfig, TrainConfig
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import ratio_accuracy
-from earlyact.features import action_inputs
+from earlyact.features import action_inputs, with_skeleton_context
 from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
 from earlyact.methods import Method
-from earlyact.models import ActionNet, Predictor
+from earlyact.models import ActionNet, ContextNet, Predictor
 from earlyact.skeleton import get_layout
 from earlyact.storage import atomic_write_json, atomic_write_text
 
@@ -108,6 +110,9 @@ def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, 
     try:
         for n, epoch in enumerate(bar):
             model.train()
+            if cfg.cosine:  # a function of the epoch alone, so resuming needs no scheduler state
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / cfg.epochs))
             sums: dict[str, float] = {}
             epoch_batches = batches(_seed_epoch(seed, epoch))
             for batch in epoch_batches:
@@ -289,6 +294,33 @@ def train_action_net(
             return float(np.mean(ratio_accuracy(net(val_batch.joints)[0], val_batch.labels, val_batch.lengths, ratios)))
 
     return fit(net, list(net.parameters()), batches, loss_fn, score, cfg, out_dir, seed, "action net")
+
+
+def train_context_net(
+    net: ContextNet, train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
+    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
+) -> FitResult:  # fmt: skip
+    """Train the context network as a per-frame classifier on the skeleton descriptor of (augmented) poses."""
+    layout = get_layout(features.layout)
+
+    def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
+        if rng is not None:
+            clips = [replace(c, pose=augment(np.asarray(c.pose), rng, aug, layout)) for c in clips]
+        return make_batch(with_skeleton_context(clips, features), ["context"])
+
+    def batches(gen: torch.Generator) -> list[Batch]:
+        idx = batch_indices(len(train), cfg.batch_size, gen)
+        return [to_batch([train[i] for i in c], _rng(gen) if aug.enabled else None) for c in idx]
+
+    def loss_fn(b: Batch):
+        return frame_cross_entropy(net(b.context)[0], b.labels, b.lengths), {}
+
+    val_batch = to_batch(val)
+
+    def score() -> float:
+        return _val_score(lambda b: net(b.context)[0], val_batch, ratios)
+
+    return fit(net, list(net.parameters()), batches, loss_fn, score, cfg, out_dir, seed, "context net")
 
 
 @torch.no_grad()

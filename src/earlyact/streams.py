@@ -1,0 +1,155 @@
+"""Learned feature streams: the frozen networks that turn poses into what the stages read.
+
+* The action network (paper Fig. 3): its per-frame LSTM state is the action stream.
+* The context network (``models.ContextNet``): on pose-only data, its per-frame embedding of the
+  skeleton descriptor is the context stream (the counterpart of the paper's ImageNet CNN).
+
+Each is trained first as a classifier on the training clips, then frozen; the teachers and
+students are trained on the streams it computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from earlyact.augment import augment
+from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
+from earlyact.data import Clip, pad_stack
+from earlyact.features import action_features, with_skeleton_context
+from earlyact.models import ActionNet, ContextNet, StreamNets
+from earlyact.skeleton import get_layout
+from earlyact.train import train_action_net, train_context_net
+
+
+def context_source(clips: Sequence[Clip]) -> str:
+    """'dataset' when every clip carries a context stream (e.g. CNN features), else 'skeleton'."""
+    return "dataset" if all(c.context is not None for c in clips) else "skeleton"
+
+
+def pose_streams(
+    clips: Sequence[Clip], streams: Sequence[str], skeleton_context: bool, features: FeatureConfig,
+    nets: StreamNets, training: bool = False,
+) -> list[Clip]:  # fmt: skip
+    """Compute the pose-derived streams of ``clips``: the skeleton context (embedded by the context
+    network when there is one) and the action stream (training clips: from ``nets.train_action``)."""
+    out = list(clips)
+    if "context" in streams and skeleton_context:
+        out = with_skeleton_context(out, features)
+        if nets.context is not None:
+            out = context_features(nets.context, out)
+    if "action" in streams:
+        net = nets.train_action if training else nets.action
+        if net is None:
+            raise ValueError("the action stream needs an action network")
+        out = _action_streams(out, features, net)
+    return out
+
+
+def add_streams(clips: Sequence[Clip], streams: Sequence[str], info: dict[str, Any], nets: StreamNets) -> list[Clip]:
+    """Compute the streams a checkpoint reads (described by its ``info``) for ``clips``."""
+    skeleton = "context" in streams and info["stream_specs"]["context"]["source"] == "skeleton"
+    return pose_streams(clips, streams, skeleton, from_dict(FeatureConfig, info["features"]), nets)
+
+
+@torch.inference_mode()
+def context_features(net: ContextNet, clips: Sequence[Clip], batch_size: int = 64) -> list[Clip]:
+    """Copies of ``clips`` whose context stream is the context network's per-frame embedding."""
+    net.eval()
+    out: list[Clip] = []
+    for s in range(0, len(clips), batch_size):
+        chunk = clips[s : s + batch_size]
+        _, emb = net(pad_stack([np.asarray(c.context, dtype=np.float32) for c in chunk]))  # (B, T, E)
+        out += [replace(c, context=emb[i, : c.num_frames].numpy().copy()) for i, c in enumerate(chunk)]
+    return out
+
+
+def fit_context_net(
+    train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
+) -> tuple[ContextNet, dict[str, Any]]:
+    """Train (or reload) the context network on the training clips; returns it and its description."""
+    descriptors = with_skeleton_context(train, cfg.features)
+    dim = descriptors[0].context.shape[1]
+    torch.manual_seed(seed)
+    net = ContextNet(dim, num_classes, cfg.context_net)
+    net.norm.fit(torch.from_numpy(np.concatenate([c.context for c in descriptors])))
+    train_context_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.context_train, out_dir, seed)
+    desc = {"input_dim": dim, "num_classes": num_classes, "config": to_dict(cfg.context_net)}
+    return net.eval(), desc
+
+
+def _num_persons_joints(clips: Sequence[Clip]) -> tuple[int, int]:
+    shapes = {c.pose.shape[1:3] for c in clips if c.pose is not None}
+    if len(shapes) != 1:
+        raise ValueError(f"clips need one pose shape (persons, joints) for the action network; found {sorted(shapes)}")
+    return shapes.pop()
+
+
+def fit_action_net(
+    train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int,
+) -> tuple[ActionNet, dict[str, Any]]:  # fmt: skip
+    """Train (or reload) the skeleton network on the training clips; returns it and its description."""
+    persons, joints = _num_persons_joints(train)
+    torch.manual_seed(seed)
+    net = ActionNet(persons * joints, 5, num_classes, cfg.action_net)
+    train_action_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.action_train, out_dir, seed)
+    desc = {"num_joints": persons * joints, "persons": persons, "in_channels": 5, "num_classes": num_classes,
+            "config": to_dict(cfg.action_net)}  # fmt: skip
+    return net.eval(), desc
+
+
+def fold_action_nets(
+    train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
+) -> dict[str, ActionNet]:
+    """{clip id: an action network that never saw that clip}, from ``cfg.action_folds`` networks.
+
+    Stage 2 then learns from training-clip action features as good (or as bad) as those it will
+    meet on new clips, instead of features of a network that memorised its training clips.
+    """
+    rng = np.random.default_rng(seed)
+    fold, counter = {}, 0
+    for label in sorted({c.label for c in train}):  # stratified: deal each class's clips round-robin
+        ids = [c.clip_id for c in train if c.label == label]
+        for i in rng.permutation(len(ids)):
+            fold[ids[i]] = counter % cfg.action_folds
+            counter += 1
+    nets = {}
+    for k in range(cfg.action_folds):
+        rest = [c for c in train if fold[c.clip_id] != k]
+        net, _ = fit_action_net(rest, val, num_classes, cfg, out_dir / f"action_net_fold{k}", seed)
+        nets.update({cid: net for cid, f in fold.items() if f == k})
+    return nets
+
+
+def _action_streams(clips: list[Clip], features: FeatureConfig, nets: dict[str, ActionNet] | ActionNet) -> list[Clip]:
+    """Action features per clip, from one network or from each clip's out-of-fold network."""
+    if isinstance(nets, ActionNet):
+        return action_features(nets, clips, features)
+    out = {}
+    for net in {id(n): n for n in nets.values()}.values():
+        group = [c for c in clips if nets[c.clip_id] is net]
+        out.update({c.clip_id: c for c in action_features(net, group, features)})
+    return [out[c.clip_id] for c in clips]
+
+
+def make_transform(cfg: ExperimentConfig, skeleton_context: bool, nets: StreamNets):
+    """Per-batch training transform: augment the pose, recompute the streams (None if disabled)."""
+    if not cfg.augment.enabled:
+        return None
+    if "context" in cfg.streams and not skeleton_context:
+        raise ValueError("pose augmentation needs pose-derived streams; this context stream comes from the dataset")
+    layout = get_layout(cfg.features.layout)
+
+    def transform(clips: list[Clip], rng: np.random.Generator) -> list[Clip]:
+        out = [
+            replace(c, pose=augment(np.asarray(c.pose), rng, cfg.augment, layout), context=None, action=None)
+            for c in clips
+        ]
+        return pose_streams(out, cfg.streams, skeleton_context, cfg.features, nets, training=True)
+
+    return transform
