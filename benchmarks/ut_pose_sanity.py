@@ -2,6 +2,7 @@
 
     python benchmarks/ut_pose_sanity.py [--root ../shared/data/ut_interaction/segmented_set1]
                                         [--per-class 10] [--stride 1] [--detect-every 5]
+    python benchmarks/ut_pose_sanity.py --features runs/ut/features   # poses `earlyact extract` wrote
 
 A person counts as found when its neck (mid-shoulders) is present. Prints a table per class with
 the share of frames with >= 1 and with 2 persons, and the pose time per frame. Use --per-class and
@@ -16,10 +17,32 @@ from pathlib import Path
 
 import numpy as np
 
+from earlyact.data import load_dataset
 from earlyact.datasets import UT_CLASSES, read_ut_interaction
 from earlyact.pose import estimate_video
 from earlyact.skeleton import COCO18
 from earlyact.video import read_video
+
+
+def print_table(title: str, rows: list[tuple[str, int, int, float, float]]) -> None:
+    print(title + "\n")
+    print("| class | clips | frames | >= 1 person (%) | 2 persons (%) |")
+    print("|---|---|---|---|---|")
+    for name, c, f, one, two in rows:
+        print(f"| {name} | {c} | {f} | {one:.1f} | {two:.1f} |")
+
+
+def from_features(folder: Path) -> None:
+    """The same table from the pose streams of an extracted dataset (every frame of every clip)."""
+    index, clips = load_dataset(folder)
+    neck = COCO18.index("neck")
+    rows = []
+    for label, name in enumerate(index.classes):
+        counts = [np.isfinite(np.asarray(c.pose)[:, :, neck, 0]).sum(1) for c in clips if c.label == label]
+        n = np.concatenate(counts)
+        rows.append((name, len(counts), len(n), 100 * (n >= 1).mean(), 100 * (n == 2).mean()))
+    extract = index.streams.get("extract", {})
+    print_table(f"{folder}: poses from `earlyact extract` (detection every {extract.get('detect_every')} frames)", rows)
 
 
 def main() -> None:
@@ -28,7 +51,10 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=10, help="clips per class (10 = all of set 1)")
     ap.add_argument("--stride", type=int, default=1, help="use every k-th frame")
     ap.add_argument("--detect-every", type=int, default=5, help="people detection every k frames (see pose.py)")
+    ap.add_argument("--features", type=Path, help="read the poses of an extracted set instead of estimating them")
     args = ap.parse_args()
+    if args.features is not None:
+        return from_features(args.features)
     _, entries = read_ut_interaction(args.root)
     neck = COCO18.index("neck")
     rows, frames_done, seconds = [], 0, 0.0
@@ -44,12 +70,8 @@ def main() -> None:
             found.append(np.isfinite(pose[:, :, neck, 0]).sum(1))
         n = np.concatenate(found)
         rows.append((name, len(clips), len(n), 100 * (n >= 1).mean(), 100 * (n == 2).mean()))
-    print(f"UT-Interaction {args.root.name}: {args.per_class} clips/class, every {args.stride} frame(s), "
-          f"detection every {args.detect_every} frames\n")  # fmt: skip
-    print("| class | clips | frames | >= 1 person (%) | 2 persons (%) |")
-    print("|---|---|---|---|---|")
-    for name, c, f, one, two in rows:
-        print(f"| {name} | {c} | {f} | {one:.1f} | {two:.1f} |")
+    print_table(f"UT-Interaction {args.root.name}: {args.per_class} clips/class, every {args.stride} frame(s), "
+                f"detection every {args.detect_every} frames", rows)  # fmt: skip
     ms = 1000 * seconds / max(frames_done, 1)
     print(f"\npose: {ms:.0f} ms per frame ({1000 / ms:.1f} frames/s, one process; HOG + BlazePose per person)")
 

@@ -7,6 +7,7 @@ Several worker processes each hold their own pose estimator and backbone.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -87,7 +88,8 @@ def extract_dataset(
             bar.update()
     else:
         threads = max(1, (os.cpu_count() or 1) // cfg.workers)
-        with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(cfg, threads)) as pool:
+        spawn = multiprocessing.get_context("spawn")  # forking a process that already runs MediaPipe/torch crashes
+        with ProcessPoolExecutor(cfg.workers, spawn, initializer=_init_worker, initargs=(cfg, threads)) as pool:
             for _ in pool.map(extract_clip, todo, [out] * len(todo)):
                 bar.update()
     bar.close()
