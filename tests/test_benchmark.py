@@ -60,14 +60,16 @@ def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, caps
     out = tmp_path / "bench"
     args = ["benchmark", "ut-interaction", "--root", str(root), "--out", str(out), "--workers", "1",
             "--report", str(tmp_path / "doc" / "ut.md"), *TINY, "--set", "methods=[lstm-ce,kd-ms-lstm]",
-            "--set", "train.val_fraction=0.1"]  # fmt: skip
+            "--set", "train.val_fraction=0.1", "--set", "context_net.channels=4",
+            "--set", "context_train.epochs=2"]  # fmt: skip
     assert main(args) == 0
     res = json.loads((out / "results.json").read_text())
     assert res["folds"] == ["1", "2", "3"] and res["n_clips"] == 18 and len(res["classes"]) == 6
     per_fold = np.array(res["accuracy_per_fold"]["kd-ms-lstm"])  # (folds, ratios), 6 test clips each
     assert per_fold.shape == (3, 10)
     np.testing.assert_allclose(res["accuracy"]["kd-ms-lstm"], per_fold.mean(0), atol=0.01)  # pooled = equal folds
-    assert res["stream_specs"]["context"]["source"] == "dataset" and res["extract"]["workers"] == 1
+    assert res["stream_specs"]["context"]["network"] == "context_net" and res["extract"]["workers"] == 1
+    assert res["train_compute_s"] > 0
     assert "leave-one-sequence-out" in (tmp_path / "doc" / "ut.md").read_text()
     stamp = (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns
     assert main(args) == 0  # a second run reuses the features and every finished fold

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from earlyact import streams
 from earlyact.config import load_config
@@ -50,3 +51,12 @@ def test_context_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_pa
     assert bundle.info["dims"]["context"] == 12  # 4 x channels: the context network's embedding
     assert bundle.info["stream_specs"]["context"]["network"] == "context_net"
     assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])
+
+
+def test_context_choice_can_ignore_dataset_features():
+    clips = [Clip("a", 0, pose=np.zeros((3, 1, 15, 2), np.float32), context=np.zeros((3, 4), np.float32))]
+    assert streams.context_source(clips) == "dataset"
+    assert streams.context_source(clips, "skeleton") == "skeleton"
+    assert streams.context_source([Clip("b", 0, pose=clips[0].pose)]) == "skeleton"
+    with pytest.raises(ValueError, match="features.context must be"):
+        streams.context_source(clips, "cnn")

@@ -27,6 +27,8 @@ class FeatureConfig:
     distances: bool = True  # append pairwise joint distances within each person (scale invariant)
     min_confidence: float = 0.1  # joints with a confidence channel below this count as missing
     long_motion: int = 0  # > 0: also each joint's displacement over this many frames (DD-Net's fast motion: 2)
+    context: str = "auto"  # "auto": the dataset's context stream if every clip has one, else the skeleton
+    # descriptor; "skeleton": always the skeleton descriptor (CNN features on disk are then ignored)
 
 
 @dataclass

@@ -208,7 +208,7 @@ def describe_streams(index: DatasetIndex, clips: Sequence[Clip], cfg: Experiment
     specs: dict[str, Any] = {}
     pose = index.streams.get("pose", {})
     if "context" in cfg.streams:
-        src = context_source(clips)
+        src = context_source(clips, cfg.features.context)
         specs["context"] = (
             {"source": "dataset", **index.streams.get("context", {})}
             if src == "dataset"

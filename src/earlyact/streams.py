@@ -27,8 +27,13 @@ from earlyact.skeleton import get_layout
 from earlyact.train import train_action_net, train_context_net
 
 
-def context_source(clips: Sequence[Clip]) -> str:
-    """'dataset' when every clip carries a context stream (e.g. CNN features), else 'skeleton'."""
+def context_source(clips: Sequence[Clip], choice: str = "auto") -> str:
+    """'dataset' when every clip carries a context stream (e.g. CNN features) and ``choice`` is
+    "auto", else 'skeleton' (``choice`` is ``FeatureConfig.context``)."""
+    if choice not in ("auto", "skeleton"):
+        raise ValueError(f"features.context must be 'auto' or 'skeleton', not {choice!r}")
+    if choice == "skeleton":
+        return "skeleton"
     return "dataset" if all(c.context is not None for c in clips) else "skeleton"
 
 
