@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from context_speed import print_speed_table  # benchmarks/ is on sys.path when run as a script
+
 from earlyact.config import ExtractConfig
 from earlyact.datasets import read_ut_interaction
 from earlyact.extract import extract_dataset
@@ -44,10 +46,7 @@ def main() -> None:
             extract_dataset(subset, "ut-interaction", Path(tmp) / f"out{w}", cfg)
             rows.append((f"extract, {w} worker(s): decode + pose + {cfg.backbone}", time.perf_counter() - start))
     print(f"{len(chosen)} clips of {args.root}, {n} frames, detection every {args.detect_every} frames\n")
-    print("| pipeline | seconds | frames/s |")
-    print("|---|---|---|")
-    for label, sec in rows:
-        print(f"| {label} | {sec:.1f} | {n / sec:.1f} |")
+    print_speed_table(rows, n)
 
 
 if __name__ == "__main__":

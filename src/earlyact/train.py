@@ -270,30 +270,15 @@ def train_action_net(
     ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
 ) -> FitResult:  # fmt: skip
     """Train the skeleton network as a per-frame classifier (cross-entropy on every frame)."""
-    layout = get_layout(features.layout)
 
-    def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
-        if rng is not None:
-            clips = [replace(c, pose=augment(np.asarray(c.pose), rng, aug, layout)) for c in clips]
+    def encode(clips: Sequence[Clip]) -> Batch:
         inputs = action_inputs(clips, features)
         lengths, labels = torch.tensor([len(x) for x in inputs]), torch.tensor([c.label for c in clips])
         return Batch(lengths=lengths, labels=labels, joints=pad_stack(inputs))
 
-    def batches(gen: torch.Generator) -> list[Batch]:
-        idx = batch_indices(len(train), cfg.batch_size, gen)
-        return [to_batch([train[i] for i in c], _rng(gen) if aug.enabled else None) for c in idx]
-
-    def loss_fn(b: Batch):
-        loss = frame_cross_entropy(net(b.joints)[0], b.labels, b.lengths)
-        return loss, {}
-
-    val_batch = to_batch(val)
-
-    def score() -> float:
-        with torch.no_grad():
-            return float(np.mean(ratio_accuracy(net(val_batch.joints)[0], val_batch.labels, val_batch.lengths, ratios)))
-
-    return fit(net, list(net.parameters()), batches, loss_fn, score, cfg, out_dir, seed, "action net")
+    return _fit_frame_classifier(
+        net, lambda b: net(b.joints)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed, "action net"
+    )
 
 
 def train_context_net(
@@ -301,26 +286,39 @@ def train_context_net(
     ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
 ) -> FitResult:  # fmt: skip
     """Train the context network as a per-frame classifier on the skeleton descriptor of (augmented) poses."""
+
+    def encode(clips: Sequence[Clip]) -> Batch:
+        return make_batch(with_skeleton_context(clips, features), ["context"])
+
+    return _fit_frame_classifier(
+        net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed, "context net"
+    )
+
+
+def _fit_frame_classifier(
+    net: nn.Module, logits: Callable[[Batch], torch.Tensor], encode: Callable[[Sequence[Clip]], Batch],
+    train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
+    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, desc: str,
+) -> FitResult:  # fmt: skip
+    """A network trained alone as a per-frame classifier (cross-entropy on every frame) on clips
+    augmented afresh per batch, then ``encode``d; scored on the unaugmented validation clips."""
     layout = get_layout(features.layout)
 
     def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
         if rng is not None:
             clips = [replace(c, pose=augment(np.asarray(c.pose), rng, aug, layout)) for c in clips]
-        return make_batch(with_skeleton_context(clips, features), ["context"])
+        return encode(clips)
 
     def batches(gen: torch.Generator) -> list[Batch]:
         idx = batch_indices(len(train), cfg.batch_size, gen)
         return [to_batch([train[i] for i in c], _rng(gen) if aug.enabled else None) for c in idx]
 
     def loss_fn(b: Batch):
-        return frame_cross_entropy(net(b.context)[0], b.labels, b.lengths), {}
+        return frame_cross_entropy(logits(b), b.labels, b.lengths), {}
 
     val_batch = to_batch(val)
-
-    def score() -> float:
-        return _val_score(lambda b: net(b.context)[0], val_batch, ratios)
-
-    return fit(net, list(net.parameters()), batches, loss_fn, score, cfg, out_dir, seed, "context net")
+    return fit(net, list(net.parameters()), batches, loss_fn, lambda: _val_score(logits, val_batch, ratios), cfg,
+               out_dir, seed, desc)  # fmt: skip
 
 
 @torch.no_grad()
