@@ -103,3 +103,22 @@ def test_context_net_is_causal_and_its_embedding_a_running_max():
     x2 = x.clone()
     x2[:, 0] += 5.0  # a change at frame 0 reaches frame 39 (beyond the receptive field) only through the max
     assert (net(x2)[1][:, -1] != emb[:, -1]).any()
+
+
+def test_context_net_first_frame_padding_reads_a_prefix_as_a_still_clip():
+    torch.manual_seed(0)
+    first = ContextNet(11, 4, ContextNetConfig(channels=4, padding="first")).eval()
+    still = torch.randn(1, 1, 11).expand(1, 30, 11)  # one pose held for 30 frames
+    h = first.blocks(first.norm(still).transpose(1, 2))  # (1, C, T) before the running max
+    scale = h.abs().max()
+    assert (h - h[..., :1]).abs().max() < 1e-4 * scale  # frame 0 is already the steady state
+    zeros = ContextNet(11, 4, ContextNetConfig(channels=4, padding="zeros")).eval()
+    zeros.load_state_dict(first.state_dict())
+    h0 = zeros.blocks(zeros.norm(still).transpose(1, 2))  # (1, C, T) before the running max
+    assert (h0[..., 0] - h0[..., -1]).abs().max() > 0.1 * scale  # zeros: early frames see silence
+    x = torch.randn(2, 20, 11)
+    y = x.clone()
+    y[:, 8:] = 50.0
+    assert torch.allclose(first(y)[1][:, :8], first(x)[1][:, :8])  # still causal
+    with pytest.raises(ValueError, match="padding"):
+        ContextNet(11, 4, ContextNetConfig(channels=4, padding="reflect"))

@@ -27,6 +27,9 @@ class FeatureConfig:
     distances: bool = True  # append pairwise joint distances within each person (scale invariant)
     min_confidence: float = 0.1  # joints with a confidence channel below this count as missing
     long_motion: int = 0  # > 0: also each joint's displacement over this many frames (DD-Net's fast motion: 2)
+    person_order: str = "slots"  # "slots": persons as the pose tracker numbered them; "left_right": by position
+    hold_missing: bool = False  # a person missing in a frame keeps its last seen pose
+    per_person: bool = False  # descriptor: each person centred on its own root, plus the roots' offsets
     context: str = "auto"  # "auto": the dataset's context stream if every clip has one, else the skeleton
     # descriptor; "skeleton": always the skeleton descriptor (CNN features on disk are then ignored)
 
@@ -79,6 +82,7 @@ class ContextNetConfig:
     channels: int = 0  # base width f (blocks of f, 2f, 4f channels); 0 = stage 1 reads the descriptor itself
     dropout: float = 0.1  # channel dropout after every convolution
     head_dropout: float = 0.5  # dropout in the classifier head
+    padding: str = "zeros"  # before frame 0: "zeros", or "first" (frame 0 held: a short prefix reads as a still clip)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 
 from earlyact.config import FeatureConfig
 from earlyact.data import Clip, pad_stack
-from earlyact.skeleton import JointLayout, get_layout, normalize
+from earlyact.skeleton import JointLayout, get_layout, hold_missing, normalize, order_left_right, person_offsets
 
 
 def _velocity(x: np.ndarray) -> np.ndarray:
@@ -40,11 +40,17 @@ def skeleton_context(pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig) 
     """(T, P, J, C) pose -> (T, D) descriptor: normalised joints, visibility, velocities,
     the global (centre) motion, optionally displacements over ``cfg.long_motion`` frames, and
     pairwise within-person joint distances. Missing -> 0."""
-    xy, centre = normalize(pose, layout, cfg.min_confidence)  # (T, P, J, 2), (T, 2)
+    pose = prepare_pose(pose, cfg)
+    xy, centre = normalize(pose, layout, cfg.min_confidence, cfg.per_person)  # (T, P, J, 2), (T, 2)
     T, P, J, _ = xy.shape
     parts = [xy.reshape(T, -1), np.isfinite(xy[..., 0]).reshape(T, -1).astype(np.float64)]
+    offsets = person_offsets(pose, layout, cfg.min_confidence).reshape(T, -1) if cfg.per_person else None
+    if offsets is not None:
+        parts.append(offsets)
     if cfg.velocities:
         parts += [_velocity(xy).reshape(T, -1), _velocity(centre)]
+        if offsets is not None:
+            parts.append(_velocity(offsets))
     if cfg.long_motion > 0:
         parts.append(_displacement(xy + centre[:, None, None, :], cfg.long_motion).reshape(T, -1))
     if cfg.distances:
@@ -55,11 +61,22 @@ def skeleton_context(pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig) 
     return np.nan_to_num(out, nan=0.0).astype(np.float32)
 
 
+def prepare_pose(pose: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """The pose clean-up every pose-derived stream shares: person order and held persons (causal)."""
+    if cfg.person_order not in ("slots", "left_right"):
+        raise ValueError(f"features.person_order must be 'slots' or 'left_right', not {cfg.person_order!r}")
+    if cfg.person_order == "left_right" and pose.shape[1] > 1:
+        pose = order_left_right(pose, cfg.min_confidence)
+    if cfg.hold_missing:
+        pose = hold_missing(pose, cfg.min_confidence)
+    return pose
+
+
 def skeleton_context_dim(num_persons: int, layout: JointLayout, cfg: FeatureConfig) -> int:
     J = layout.num_joints
-    dim = num_persons * J * 3
+    dim = num_persons * J * 3 + (num_persons * 2 if cfg.per_person else 0)
     if cfg.velocities:
-        dim += num_persons * J * 2 + 2
+        dim += num_persons * J * 2 + 2 + (num_persons * 2 if cfg.per_person else 0)
     if cfg.long_motion > 0:
         dim += num_persons * J * 2
     if cfg.distances:
@@ -95,7 +112,7 @@ def _pose(clip: Clip) -> np.ndarray:
 def action_inputs(clips: Sequence[Clip], cfg: FeatureConfig) -> list[np.ndarray]:
     """The action network's input for each clip: a list of (T, P*J, 5) arrays."""
     layout = get_layout(cfg.layout)
-    return [action_input(_pose(c), layout, cfg.min_confidence) for c in clips]
+    return [action_input(prepare_pose(_pose(c), cfg), layout, cfg.min_confidence) for c in clips]
 
 
 @torch.inference_mode()

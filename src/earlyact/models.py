@@ -229,15 +229,18 @@ class ActionNet(nn.Module):
 class CausalConv(nn.Module):
     """Conv1d over time padded on the left only (frame t sees frames <= t), BN, LeakyReLU, channel dropout."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int, dropout: float):
+    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int, dropout: float, padding: str = "zeros"):
         super().__init__()
+        if padding not in ("zeros", "first"):
+            raise ValueError(f"context_net.padding must be 'zeros' or 'first', not {padding!r}")
         self.pad = (kernel - 1) * dilation
+        self.mode = "constant" if padding == "zeros" else "replicate"
         self.conv = nn.Conv1d(c_in, c_out, kernel, dilation=dilation, bias=False)
         self.norm = nn.BatchNorm1d(c_out)  # eval: a fixed per-channel affine map, so still causal
         self.drop = nn.Dropout1d(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T) -> (B, C', T)
-        x = self.conv(nn.functional.pad(x, (self.pad, 0)))
+        x = self.conv(nn.functional.pad(x, (self.pad, 0), mode=self.mode))
         return self.drop(nn.functional.leaky_relu(self.norm(x), 0.2))
 
 
@@ -258,7 +261,7 @@ class ContextNet(nn.Module):
         specs = [(input_dim, 2 * f, 1, 1), (2 * f, f, 3, 1), (f, f, 1, 1), (f, 2 * f, 3, 2), (2 * f, 2 * f, 3, 2),
                  (2 * f, 4 * f, 3, 4), (4 * f, 4 * f, 3, 4)]  # fmt: skip  # (in, out, kernel, dilation)
         self.norm = Standardize(input_dim)
-        self.blocks = nn.Sequential(*(CausalConv(a, b, k, d, p) for a, b, k, d in specs))
+        self.blocks = nn.Sequential(*(CausalConv(a, b, k, d, p, cfg.padding) for a, b, k, d in specs))
         self.receptive_field = 1 + sum((k - 1) * d for _, _, k, d in specs)
         self.dim = 4 * f
         q = cfg.head_dropout

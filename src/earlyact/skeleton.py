@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 
 @dataclass(frozen=True)
@@ -179,18 +180,23 @@ def causal_scale(xy: np.ndarray, layout: JointLayout) -> np.ndarray:
     return np.where(np.isfinite(scale), scale, first)
 
 
-def normalize(pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def normalize(
+    pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0, per_person: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Centre on the persons' mean root per frame and divide by the causal body size.
 
     Returns ``(xy, centre)``: xy (T, P, J, 2) with NaN where a joint is missing, and the
     centre (T, 2) in body-size units (its frame differences are the global motion).
-    One shared centre for all persons keeps their relative position (approach, contact).
+    One shared centre for all persons keeps their relative position (approach, contact);
+    ``per_person`` centres each person on its own root instead (body shape apart from position;
+    ``person_offsets`` then carries the positions).
     """
     xy = np.where(visible(pose, min_confidence)[..., None], pose[..., :2], np.nan).astype(np.float64)
     scale = causal_scale(xy, layout)  # (T,)
     root = _group_mean(xy, layout.root)  # (T, P, 2)
     centre = _fill_forward(_nanmean(root, axis=1))  # frames with no root keep the last known centre
-    norm = (xy - centre[:, None, None, :]) / scale[:, None, None, None]
+    own = _hold_rows(root) if per_person else centre[:, None, :]  # (T, P or 1, 2)
+    norm = (xy - own[:, :, None, :]) / scale[:, None, None, None]
     return norm, centre / scale[:, None]
 
 
@@ -211,4 +217,83 @@ def _fill_forward(x: np.ndarray) -> np.ndarray:
             last = out[t]
         else:
             out[t] = last
+    return out
+
+
+def _person_x(pose: np.ndarray, min_confidence: float) -> np.ndarray:
+    """(T, P) mean x of each person's visible joints; NaN where the person is missing."""
+    x = np.where(visible(pose, min_confidence), pose[..., 0], np.nan)
+    return _nanmean(x, axis=2)
+
+
+def _slots(xs: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Slots for the persons seen in a frame (x positions ``xs``), given each slot's last x.
+
+    All slots filled: left to right. Fewer persons than slots: the assignment nearest to the
+    slots' last positions (slots never seen cost more than any distance, then go left to right).
+    """
+    if len(xs) == len(last) or not np.isfinite(last).any():
+        return np.argsort(np.argsort(xs, kind="stable"), kind="stable")
+    far = np.nanmax(np.abs(xs[:, None] - np.nan_to_num(last)[None, :])) + 1.0
+    cost = np.where(np.isfinite(last)[None, :], np.abs(xs[:, None] - last[None, :]), far + np.arange(len(last)))
+    rows, cols = linear_sum_assignment(cost)
+    return cols[np.argsort(rows)]
+
+
+def order_left_right(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
+    """(T, P, J, C) -> the same poses with persons in left-to-right slots (causal, O(1) state).
+
+    A tracker numbers persons by track, and tracks swap when people cross, touch or are lost; the
+    roles of an interaction (the one who pushes, the one pushed) stay put better by position. A
+    frame with all persons sorts them by x; a frame with fewer keeps each in the slot whose last
+    known x is nearest, so one person briefly lost does not shift the other into its slot.
+    """
+    xs = _person_x(pose, min_confidence)  # (T, P)
+    out = np.full(pose.shape, np.nan, dtype=np.float64)
+    last = np.full(pose.shape[1], np.nan)
+    for t in range(len(pose)):
+        seen = np.flatnonzero(np.isfinite(xs[t]))
+        if len(seen) == 0:
+            continue
+        slots = _slots(xs[t, seen], last)
+        out[t, slots] = pose[t, seen]
+        last[slots] = xs[t, seen]
+    return out
+
+
+def hold_missing(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
+    """(T, P, J, C) -> a person missing in a frame keeps its last seen pose (causal).
+
+    Pose estimators lose people for a few frames (occlusion, contact: a hug hides one body);
+    holding the last pose keeps the descriptor continuous instead of jumping to "absent".
+    """
+    out = np.asarray(pose, dtype=np.float64).copy()
+    seen = visible(out, min_confidence).any(axis=2)  # (T, P)
+    for p in range(out.shape[1]):
+        last = None
+        for t in range(len(out)):
+            if seen[t, p]:
+                last = out[t, p].copy()
+            elif last is not None:
+                out[t, p] = last
+    return out
+
+
+def person_offsets(pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0) -> np.ndarray:
+    """(T, P, 2) each person's root relative to the persons' mean root, in body sizes (causal).
+
+    With per-person centring this is what keeps the persons' relative position (approach,
+    contact); a person's missing root keeps its last value.
+    """
+    xy = np.where(visible(pose, min_confidence)[..., None], pose[..., :2], np.nan).astype(np.float64)
+    root = _hold_rows(_group_mean(xy, layout.root))  # (T, P, 2)
+    centre = _nanmean(root, axis=1)  # (T, 2)
+    return np.nan_to_num((root - centre[:, None]) / causal_scale(xy, layout)[:, None, None])
+
+
+def _hold_rows(x: np.ndarray) -> np.ndarray:
+    """(T, P, 2): NaN entries take the person's last finite value (leading NaNs stay NaN)."""
+    out = x.copy()
+    for t in range(1, len(out)):
+        out[t] = np.where(np.isfinite(out[t]), out[t], out[t - 1])
     return out
