@@ -19,14 +19,17 @@ import csv
 import time
 from pathlib import Path
 
+import numpy as np
+
 from earlyact.benchmark import JHMDB_DEFAULTS
+from earlyact.checkpoint import load_checkpoint
 from earlyact.config import load_config
 from earlyact.data import ClipEntry, DatasetIndex, make_batch, split_validation
 from earlyact.evaluate import ratio_predictions
-from earlyact.experiment import describe_streams, run_seed
+from earlyact.experiment import describe_streams, predict_ratios, run_seed
 from earlyact.features import with_skeleton_context
 from earlyact.jhmdb import clips_from_poses, read_gt_pickle
-from earlyact.streams import fit_context_net
+from earlyact.streams import add_streams, fit_context_net
 
 PHASES = ("context_net", "action_net", "teachers", "lstm-ce/students", "ms-lstm/students", "kd-ms-lstm/students")
 
@@ -38,6 +41,17 @@ def best_scores(folder: Path) -> dict[str, float]:
         path = folder / phase / "metrics.csv"
         if path.exists():
             out[phase] = 100 * max(float(r["val_score"]) for r in csv.DictReader(path.open()))
+    return out
+
+
+def ratio_table(folder: Path, val, ratios) -> dict[str, np.ndarray]:
+    """{method: validation accuracy (%) per ratio} of each method's saved (best) checkpoint."""
+    out = {}
+    for method in ("lstm-ce", "ms-lstm", "kd-ms-lstm"):
+        bundle = load_checkpoint(folder / method / "checkpoint")
+        clips = add_streams(val, bundle.info["streams"], bundle.info, bundle.nets)
+        pred = predict_ratios(bundle.predictor, False, clips, bundle.info["streams"], ratios)  # (R, N)
+        out[method] = 100 * (pred == np.array([c.label for c in val])[None]).mean(1)
     return out
 
 
@@ -75,19 +89,26 @@ def main() -> None:
         return context_only(clips, classes, variants, args.out / "context_only", args.seed)
     variants = args.variant or [("plain", "features.layout=jhmdb15"), ("benchmark", " ".join(JHMDB_DEFAULTS))]
     index = DatasetIndex(classes, [ClipEntry(c.clip_id, c.label, "train") for c in clips], {}, name="jhmdb")
-    rows = []
+    rows, per_ratio = [], []
     for name, overrides in variants:
         cfg = load_config(None, [*overrides.split(), "methods=[lstm-ce,ms-lstm,kd-ms-lstm]"])
+        folder = args.out / name / f"seed_{args.seed}"
         start = time.perf_counter()
-        run_seed(clips, [], classes, cfg, args.out / name / f"seed_{args.seed}", args.seed,
-                 describe_streams(index, clips, cfg))  # fmt: skip
-        rows.append((name, best_scores(args.out / name / f"seed_{args.seed}"), time.perf_counter() - start))
+        run_seed(clips, [], classes, cfg, folder, args.seed, describe_streams(index, clips, cfg))
+        rows.append((name, best_scores(folder), time.perf_counter() - start))
+        val = split_validation(clips, cfg.train.val_fraction, args.seed, cfg.train.val_by_group)[1]
+        per_ratio += [(name, m, acc) for m, acc in ratio_table(folder, val, cfg.ratios).items()]
     print(f"validation part of {args.train} (seed {args.seed}): best score per phase, mean accuracy over r (%)\n")
     print("| variant | " + " | ".join(PHASES) + " | seconds |")
     print("|---" * (len(PHASES) + 2) + "|")
     for name, scores, seconds in rows:
         cells = [f"{scores[p]:.1f}" if p in scores else "–" for p in PHASES]
         print(f"| {name} | " + " | ".join(cells) + f" | {seconds:.0f} |")
+    print("\nvalidation accuracy (%) per ratio of the best checkpoints\n")
+    print("| variant | method | " + " | ".join(f"{r:g}" for r in cfg.ratios) + " | mean |")
+    print("|---" * (len(cfg.ratios) + 3) + "|")
+    for name, method, acc in per_ratio:
+        print(f"| {name} | {method} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} |")
     for name, overrides in variants:
         print(f"\n{name}: {overrides}")
 

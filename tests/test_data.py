@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -117,3 +118,16 @@ def test_validation_split_is_stratified_and_seeded():
     assert len(va) == 6 and sorted(c.label for c in va) == [0, 0, 1, 1, 2, 2]
     assert [c.clip_id for c in split_validation(clips, 0.2, seed=1)[1]] == [c.clip_id for c in va]
     assert not {c.clip_id for c in tr} & {c.clip_id for c in va}
+
+
+def test_validation_split_by_group_holds_out_whole_groups():
+    clips = [replace(_clip(f"c{i}", label=i % 3), meta={"group": str(i // 6)}) for i in range(30)]  # 5 groups
+    tr, va = split_validation(clips, 0.2, seed=1, by_group=True)
+    held = {c.meta["group"] for c in va}
+    assert len(held) == 1 and len(va) == 6
+    assert not held & {c.meta["group"] for c in tr} and len(tr) == 24
+    assert split_validation(clips, 0.2, seed=1, by_group=True)[1] == va  # seeded
+    with pytest.raises(ValueError, match="'c0' has none"):
+        split_validation([_clip("c0"), *clips[1:]], 0.2, seed=1, by_group=True)
+    with pytest.raises(ValueError, match="2 or more groups"):
+        split_validation(clips[:6], 0.2, seed=1, by_group=True)

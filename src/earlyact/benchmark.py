@@ -19,7 +19,6 @@ JHMDB_DEFAULTS = [
     "features.layout=jhmdb15",
     "features.long_motion=2",  # DD-Net's two-scale motion
     "context_net.channels=64",  # stage 1 reads the causal context network's embedding
-    "context_net.padding=first",  # frame 0 held before the clip: short prefixes read as still clips
     "augment.enabled=true",
     "augment.scale=0",
     "augment.rotation=0",
@@ -94,15 +93,13 @@ def _run(
 
 
 UT_DEFAULTS = [
+    "train.val_by_group=true",  # validation = a whole held-out sequence, like the test folds
     "model.hidden1=64",  # 54 training clips per fold: small stages
     "model.hidden2=64",
     "action_net.hidden=64",
     "action_net.embed=64",
     "features.context=skeleton",  # stage 1: the skeleton descriptor through the context network, not the CNN
     "features.long_motion=2",
-    "features.person_order=left_right",  # roles by position: track numbers swap when people touch
-    "features.hold_missing=true",  # a person lost for some frames (a hug hides one) keeps its last pose
-    "features.per_person=true",  # each body centred on itself, positions as offsets
     "context_net.channels=32",
     "augment.enabled=true",
     "augment.scale=0",

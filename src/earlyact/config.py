@@ -115,6 +115,7 @@ class TrainConfig:
     patience: int = 12  # early stopping: epochs without validation improvement
     cosine: bool = False  # decay the learning rate to 0 along a cosine over ``epochs`` (else constant)
     val_fraction: float = 0.15  # part of the training split held out for early stopping
+    val_by_group: bool = False  # hold out whole groups (clip meta "group", e.g. UT sequences), not clips
 
 
 @dataclass

@@ -231,9 +231,18 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None = N
     return [order[s : s + batch_size] for s in range(0, n, batch_size)]
 
 
-def split_validation(clips: Sequence[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
-    """Stratified split of training clips into (train, validation) for early stopping."""
+def split_validation(
+    clips: Sequence[Clip], fraction: float, seed: int, by_group: bool = False
+) -> tuple[list[Clip], list[Clip]]:
+    """Split training clips into (train, validation) for early stopping and model choice.
+
+    Stratified by class; with ``by_group``, whole groups (``clip.meta["group"]``: UT-Interaction's
+    sequences) are held out instead, so validation meets unseen people and scenes as the
+    leave-one-group-out test folds do.
+    """
     rng = np.random.default_rng(seed)
+    if by_group:
+        return _split_groups(clips, fraction, rng)
     train, val = [], []
     labels = sorted({c.label for c in clips})
     for label in labels:
@@ -245,3 +254,16 @@ def split_validation(clips: Sequence[Clip], fraction: float, seed: int) -> tuple
     if not val:
         raise ValueError(f"{len(clips)} training clips are too few to hold out a validation split")
     return train, val
+
+
+def _split_groups(clips: Sequence[Clip], fraction: float, rng: np.random.Generator) -> tuple[list[Clip], list[Clip]]:
+    missing = [c.clip_id for c in clips if "group" not in c.meta]
+    if missing:
+        raise ValueError(f"train.val_by_group needs a group per clip; clip {missing[0]!r} has none")
+    groups = sorted({str(c.meta["group"]) for c in clips})
+    if len(groups) < 2:
+        raise ValueError(f"train.val_by_group needs 2 or more groups among the training clips; found {groups}")
+    n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
+    held = {groups[i] for i in rng.permutation(len(groups))[:n_val]}
+    val = [c for c in clips if str(c.meta["group"]) in held]
+    return [c for c in clips if str(c.meta["group"]) not in held], val

@@ -83,7 +83,7 @@ def run_seed(
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """All methods for one seed; returns per method the (R, N) test predictions."""
     streams = list(cfg.streams)
-    train, val = split_validation(train_all, cfg.train.val_fraction, seed)
+    train, val = split_validation(train_all, cfg.train.val_fraction, seed, cfg.train.val_by_group)
     skeleton = "context" in streams and stream_specs["context"]["source"] == "skeleton"
     nets, descs = _fit_stream_nets(train, val, len(classes), cfg, out_dir, seed, skeleton)
     train = pose_streams(train, streams, skeleton, cfg.features, nets, training=True)

@@ -39,7 +39,11 @@ def _displacement(x: np.ndarray, step: int) -> np.ndarray:
 def skeleton_context(pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig) -> np.ndarray:
     """(T, P, J, C) pose -> (T, D) descriptor: normalised joints, visibility, velocities,
     the global (centre) motion, optionally displacements over ``cfg.long_motion`` frames, and
-    pairwise within-person joint distances. Missing -> 0."""
+    pairwise within-person joint distances. Missing -> 0.
+
+    With ``cfg.per_person`` each body is centred on its own root and the roots' offsets from their
+    mean (and their velocities) are appended; the long-range displacement then sees each body's
+    motion within itself plus the persons' common motion (the offsets carry the rest)."""
     pose = prepare_pose(pose, cfg)
     xy, centre = normalize(pose, layout, cfg.min_confidence, cfg.per_person)  # (T, P, J, 2), (T, 2)
     T, P, J, _ = xy.shape

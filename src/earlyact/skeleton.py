@@ -210,14 +210,14 @@ def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
 
 def _fill_forward(x: np.ndarray) -> np.ndarray:
     """Replace NaN rows by the last finite row (causal); leading NaN rows become 0."""
-    out = x.copy()
-    last = np.zeros(x.shape[1:])
-    for t in range(len(out)):
-        if np.isfinite(out[t]).all():
-            last = out[t]
-        else:
-            out[t] = last
-    return out
+    last = _last_index(np.isfinite(x).reshape(len(x), -1).all(1))  # (T,)
+    return np.where((last >= 0)[(...,) + (None,) * (x.ndim - 1)], x[np.maximum(last, 0)], 0.0)
+
+
+def _last_index(ok: np.ndarray) -> np.ndarray:
+    """Per position along axis 0, the index of the last True at or before it (-1: none yet)."""
+    steps = np.arange(len(ok)).reshape((-1,) + (1,) * (ok.ndim - 1))
+    return np.maximum.accumulate(np.where(ok, steps, -1), axis=0)
 
 
 def _person_x(pose: np.ndarray, min_confidence: float) -> np.ndarray:
@@ -234,6 +234,8 @@ def _slots(xs: np.ndarray, last: np.ndarray) -> np.ndarray:
     """
     if len(xs) == len(last) or not np.isfinite(last).any():
         return np.argsort(np.argsort(xs, kind="stable"), kind="stable")
+    if len(xs) == 1:  # the common case: the nearest known slot
+        return np.array([np.nanargmin(np.abs(last - xs[0]))])
     far = np.nanmax(np.abs(xs[:, None] - np.nan_to_num(last)[None, :])) + 1.0
     cost = np.where(np.isfinite(last)[None, :], np.abs(xs[:, None] - last[None, :]), far + np.arange(len(last)))
     rows, cols = linear_sum_assignment(cost)
@@ -249,15 +251,21 @@ def order_left_right(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarra
     known x is nearest, so one person briefly lost does not shift the other into its slot.
     """
     xs = _person_x(pose, min_confidence)  # (T, P)
+    count = np.isfinite(xs).sum(1)
+    full = count == xs.shape[1]
+    order = np.argsort(np.where(np.isfinite(xs), xs, np.inf), axis=1, kind="stable")  # (T, P) person per slot
     out = np.full(pose.shape, np.nan, dtype=np.float64)
-    last = np.full(pose.shape[1], np.nan)
-    for t in range(len(pose)):
+    out[full] = np.take_along_axis(pose[full], order[full][:, :, None, None], axis=1)
+    sorted_x = np.take_along_axis(xs, order, axis=1)
+    last, prev = np.full(xs.shape[1], np.nan), -1
+    for t in np.flatnonzero((count > 0) & ~full):  # frames with some persons missing, in order
+        between = np.flatnonzero(full[prev + 1 : t])
+        if len(between):  # a full frame since the last partial one: slots restart from it
+            last = sorted_x[prev + 1 + between[-1]].copy()
         seen = np.flatnonzero(np.isfinite(xs[t]))
-        if len(seen) == 0:
-            continue
         slots = _slots(xs[t, seen], last)
         out[t, slots] = pose[t, seen]
-        last[slots] = xs[t, seen]
+        last[slots], prev = xs[t, seen], t
     return out
 
 
@@ -267,16 +275,10 @@ def hold_missing(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
     Pose estimators lose people for a few frames (occlusion, contact: a hug hides one body);
     holding the last pose keeps the descriptor continuous instead of jumping to "absent".
     """
-    out = np.asarray(pose, dtype=np.float64).copy()
-    seen = visible(out, min_confidence).any(axis=2)  # (T, P)
-    for p in range(out.shape[1]):
-        last = None
-        for t in range(len(out)):
-            if seen[t, p]:
-                last = out[t, p].copy()
-            elif last is not None:
-                out[t, p] = last
-    return out
+    pose = np.asarray(pose, dtype=np.float64)
+    last = _last_index(visible(pose, min_confidence).any(axis=2))  # (T, P)
+    held = pose[np.maximum(last, 0), np.arange(pose.shape[1])[None, :]]  # (T, P, J, C)
+    return np.where((last >= 0)[..., None, None], held, pose)
 
 
 def person_offsets(pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0) -> np.ndarray:
@@ -293,7 +295,5 @@ def person_offsets(pose: np.ndarray, layout: JointLayout, min_confidence: float 
 
 def _hold_rows(x: np.ndarray) -> np.ndarray:
     """(T, P, 2): NaN entries take the person's last finite value (leading NaNs stay NaN)."""
-    out = x.copy()
-    for t in range(1, len(out)):
-        out[t] = np.where(np.isfinite(out[t]), out[t], out[t - 1])
-    return out
+    last = _last_index(np.isfinite(x))  # (T, P, 2)
+    return np.where(last >= 0, np.take_along_axis(x, np.maximum(last, 0), axis=0), np.nan)
