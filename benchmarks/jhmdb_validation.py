@@ -46,12 +46,14 @@ def best_scores(folder: Path) -> dict[str, float]:
 
 def ratio_table(folder: Path, val, ratios) -> dict[str, np.ndarray]:
     """{method: validation accuracy (%) per ratio} of each method's saved (best) checkpoint."""
-    out = {}
+    out, clips = {}, None
+    labels = np.array([c.label for c in val])
     for method in ("lstm-ce", "ms-lstm", "kd-ms-lstm"):
         bundle = load_checkpoint(folder / method / "checkpoint")
-        clips = add_streams(val, bundle.info["streams"], bundle.info, bundle.nets)
+        if clips is None:  # one seed's methods share the frozen stream networks: compute the streams once
+            clips = add_streams(val, bundle.info["streams"], bundle.info, bundle.nets)
         pred = predict_ratios(bundle.predictor, False, clips, bundle.info["streams"], ratios)  # (R, N)
-        out[method] = 100 * (pred == np.array([c.label for c in val])[None]).mean(1)
+        out[method] = 100 * (pred == labels[None]).mean(1)
     return out
 
 

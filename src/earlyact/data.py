@@ -260,10 +260,11 @@ def _split_groups(clips: Sequence[Clip], fraction: float, rng: np.random.Generat
     missing = [c.clip_id for c in clips if "group" not in c.meta]
     if missing:
         raise ValueError(f"train.val_by_group needs a group per clip; clip {missing[0]!r} has none")
-    groups = sorted({str(c.meta["group"]) for c in clips})
+    group = [str(c.meta["group"]) for c in clips]
+    groups = sorted(set(group))
     if len(groups) < 2:
         raise ValueError(f"train.val_by_group needs 2 or more groups among the training clips; found {groups}")
     n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
     held = {groups[i] for i in rng.permutation(len(groups))[:n_val]}
-    val = [c for c in clips if str(c.meta["group"]) in held]
-    return [c for c in clips if str(c.meta["group"]) not in held], val
+    train = [c for c, g in zip(clips, group, strict=True) if g not in held]
+    return train, [c for c, g in zip(clips, group, strict=True) if g in held]
