@@ -2,8 +2,9 @@
 
     python benchmarks/context_speed.py [--videos ../shared/data/ut_interaction/segmented_set1] [--clips 6]
 
-Prints one table: for each backbone, frames/s of decode + features, next to decode alone, on the
-same clips, with torch limited to the given number of threads (2 = this project's CPU budget).
+Prints one table: for each backbone, frames/s of decode + features with the network run by torch
+and by ONNX Runtime (``backbones.OnnxBackbone``), next to decode alone, on the same clips, with
+both limited to the given number of threads (2 = this project's CPU budget).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from earlyact.backbones import BACKBONES
+from earlyact.backbones import BACKBONES, OnnxBackbone
 from earlyact.video import read_video
 
 
@@ -35,11 +36,12 @@ def main() -> None:
     rows = [("decode only", decode)]
     for name in args.backbones:
         backbone = BACKBONES[name]()
-        backbone.features(videos[0].frames[:2])  # warm-up
-        start = time.perf_counter()
-        for v in videos:
-            backbone.features(v.frames, args.batch_size)
-        rows.append((f"decode + {name}", decode + time.perf_counter() - start))
+        for runtime, net in (("torch", backbone), ("onnxruntime", OnnxBackbone(backbone, args.threads))):
+            net.features(videos[0].frames[:2])  # warm-up
+            start = time.perf_counter()
+            for v in videos:
+                net.features(v.frames, args.batch_size)
+            rows.append((f"decode + {name} ({runtime})", decode + time.perf_counter() - start))
     print(f"{len(files)} clips from {args.videos}, {n} frames, torch {torch.__version__}, {args.threads} threads\n")
     print_speed_table(rows, n)
 

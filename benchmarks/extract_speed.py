@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=Path("../shared/data/ut_interaction/segmented_set1"))
     ap.add_argument("--clips", type=int, default=6, help="the first clip of each class when 6")
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2])
-    ap.add_argument("--detect-every", type=int, default=5)
+    ap.add_argument("--detect-every", type=int, default=ExtractConfig.detect_every)
     args = ap.parse_args()
     _, entries = read_ut_interaction(args.root)
     chosen = [next(e for e in entries if e.label == k) for k in range(6)][: args.clips]
@@ -45,7 +45,7 @@ def main() -> None:
             start = time.perf_counter()
             extract_dataset(subset, "ut-interaction", Path(tmp) / f"out{w}", cfg)
             rows.append((f"extract, {w} worker(s): decode + pose + {cfg.backbone}", time.perf_counter() - start))
-    print(f"{len(chosen)} clips of {args.root}, {n} frames, detection every {args.detect_every} frames\n")
+    print(f"{len(chosen)} clips of {args.root}, {n} frames, detect_every {args.detect_every}\n")
     print_speed_table(rows, n)
 
 

@@ -47,3 +47,15 @@ def test_vgg16_fc7_random_init_says_so_and_loads_a_local_file(tmp_path, monkeypa
     assert torch.equal(loaded.net[0][0].weight, state["features.0.weight"])
     with pytest.raises(FileNotFoundError, match="nope.pth"):
         vgg16_fc7(tmp_path / "nope.pth")
+
+
+def test_onnxruntime_backbone_gives_the_torch_features():
+    from earlyact.backbones import OnnxBackbone
+
+    backbone = efficientnet_lite0()
+    fast = OnnxBackbone(backbone, threads=1)
+    frames = _frames(5)
+    np.testing.assert_allclose(fast.features(frames, batch_size=3), backbone.features(frames), rtol=1e-4, atol=1e-4)
+    assert fast.features(frames[:0]).shape == (0, 1280)
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        fast.features(frames.astype(np.float32))

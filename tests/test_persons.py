@@ -78,7 +78,7 @@ def test_descriptor_with_every_person_option():
     pose = np.stack([_two(100 + t, 400 - t, swap=t == 2) for t in range(6)])
     pose[3, 1] = np.nan
     cfg = FeatureConfig(person_order="left_right", hold_missing=True, per_person=True, long_motion=2)
-    feats = skeleton_context(pose, COCO18, cfg)
+    feats = skeleton_context(prepare_pose(pose, cfg), COCO18, cfg)
     assert feats.shape == (6, skeleton_context_dim(2, COCO18, cfg)) and np.isfinite(feats).all()
     plain = skeleton_context(pose, COCO18, FeatureConfig(long_motion=2))
     assert feats.shape[1] == plain.shape[1] + 8  # offsets and their velocities, 2 persons x 2

@@ -53,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ratios", nargs="+", type=float, default=[round(0.1 * i, 1) for i in range(1, 11)])
     p = sub.add_parser("extract", help="videos -> pose + context features -> a dataset folder (resumable)")
     p.add_argument("root", type=Path, help="dataset folder")
-    p.add_argument("--layout", default="videos", help="ut-interaction, ucf101, generic or videos (unlabelled)")
+    p.add_argument("--layout", default="videos", help="ut-interaction, ucf101, jhmdb, generic or videos (unlabelled)")
     p.add_argument("--out", type=Path, required=True, help="dataset folder to write")
     p.add_argument("--labels", type=Path, help="generic: CSV clip,label[,split]; ucf101: the split-list folder")
-    p.add_argument("--split", type=int, default=1, help="ucf101 split (1-3)")
+    p.add_argument("--split", type=int, default=1, help="ucf101 / jhmdb split (1-3)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="ExtractConfig field, e.g. --set workers=2 --set backbone=vgg16-fc7")  # fmt: skip
 

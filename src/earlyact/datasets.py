@@ -8,6 +8,9 @@ into the dataset index of ``earlyact.data`` once the clips are extracted.
   10-fold leave-one-sequence-out within a set (``group`` = the sequence).
 * UCF-101: ``UCF-101/<Class>/v_<Class>_g<group>_c<clip>.avi`` with the official
   ``ucfTrainTestlist`` (``classInd.txt``, ``trainlist0k.txt``, ``testlist0k.txt``; CRLF endings).
+* JHMDB videos: ``<class>/<clip>.avi`` (the official ``ReCompress_Videos`` folder) with the official
+  ``splits/<class>_test_split<k>.txt`` lists; when ``joint_positions/<class>/<clip>/joint_positions.mat``
+  files are there, every clip takes its annotated joints (``pos_img``) instead of the pose estimator.
 * Generic: a folder of videos plus a CSV with columns ``clip,label[,split]``.
 """
 
@@ -34,6 +37,7 @@ class VideoEntry:
     label: int
     split: str = "train"  # official split ("train"/"test"); "all" when the protocol uses folds
     group: str = ""  # fold unit: UT-Interaction sequence, UCF-101 group
+    joints: Path | None = None  # annotated joints to use instead of the pose estimator (JHMDB joint_positions.mat)
 
 
 def to_index(classes: list[str], entries: list[VideoEntry], name: str, streams: dict | None = None) -> DatasetIndex:
@@ -121,4 +125,28 @@ def read_generic(folder: str | Path, labels_csv: str | Path) -> tuple[list[str],
         entries.append(
             VideoEntry(videos[stem], safe_clip_id(stem), classes.index(r["label"]), r.get("split") or "train", "")
         )
+    return classes, entries
+
+
+def read_jhmdb_videos(root: str | Path, split: int = 1) -> tuple[list[str], list[VideoEntry]]:
+    """JHMDB videos of split ``split``: ``root`` holds ``splits/`` and the class folders of videos,
+    directly or in ``ReCompress_Videos/`` (the official archive's name). With a ``joint_positions/``
+    folder beside them, every listed clip must have its ``joint_positions.mat``: a dataset mixes no
+    annotated joints with estimated ones (different layouts)."""
+    from earlyact.jhmdb import read_split_lists
+
+    root = Path(root)
+    videos = root / "ReCompress_Videos" if (root / "ReCompress_Videos").is_dir() else root
+    membership = read_split_lists(root / "splits", split)
+    joints_dir = root / "joint_positions" if (root / "joint_positions").is_dir() else None
+    classes = sorted({cls for cls, _ in membership})
+    entries = []
+    for (cls, name), which in sorted(membership.items(), key=lambda kv: (kv[1] != "train", kv[0])):
+        path = videos / cls / f"{name}.avi"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: listed in {root / 'splits'} (split {split}) but missing")
+        mat = joints_dir / cls / name / "joint_positions.mat" if joints_dir else None
+        if mat is not None and not mat.exists():
+            raise FileNotFoundError(f"{mat}: missing (the other clips have annotated joints)")
+        entries.append(VideoEntry(path, safe_clip_id(f"{cls}__{name}"), classes.index(cls), which, joints=mat))
     return classes, entries

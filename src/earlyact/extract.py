@@ -14,12 +14,21 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from earlyact.config import ExtractConfig
 from earlyact.data import Clip, safe_clip_id, save_clip, write_index
-from earlyact.datasets import VIDEO_SUFFIXES, VideoEntry, read_generic, read_ucf101, read_ut_interaction, to_index
+from earlyact.datasets import (
+    VIDEO_SUFFIXES,
+    VideoEntry,
+    read_generic,
+    read_jhmdb_videos,
+    read_ucf101,
+    read_ut_interaction,
+    to_index,
+)
 
 _STATE: dict[str, Any] = {}  # per worker process: the backbone, built once by _init_worker
 
@@ -33,6 +42,8 @@ def list_videos(root: str | Path, layout: str, labels: str | Path | None = None,
         return read_ucf101(
             root / "UCF-101" if (root / "UCF-101").is_dir() else root, Path(labels or root / "ucfTrainTestlist"), split
         )
+    if layout == "jhmdb":
+        return read_jhmdb_videos(root, split)
     if layout == "generic":
         if labels is None:
             raise ValueError("the generic layout needs --labels CSV (clip,label[,split])")
@@ -42,16 +53,21 @@ def list_videos(root: str | Path, layout: str, labels: str | Path | None = None,
         if not files:
             raise ValueError(f"{root}: no videos ({', '.join(VIDEO_SUFFIXES)})")
         return ["unlabelled"], [VideoEntry(p, safe_clip_id(p.stem), 0, "all") for p in files]
-    raise ValueError(f"unknown layout {layout!r}: ut-interaction, ucf101, generic or videos")
+    raise ValueError(f"unknown layout {layout!r}: ut-interaction, ucf101, jhmdb, generic or videos")
 
 
 def _init_worker(cfg: ExtractConfig, threads: int) -> None:
-    from earlyact.backbones import BACKBONES
+    from earlyact.backbones import BACKBONES, OnnxBackbone
 
     torch.set_num_threads(threads)
     if cfg.backbone and cfg.backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {cfg.backbone!r}; known: {sorted(BACKBONES)}")
-    _STATE["backbone"] = BACKBONES[cfg.backbone]() if cfg.backbone else None
+    if cfg.runtime not in ("onnxruntime", "torch"):
+        raise ValueError(f"extract.runtime must be 'onnxruntime' or 'torch', not {cfg.runtime!r}")
+    backbone = BACKBONES[cfg.backbone]() if cfg.backbone else None
+    if backbone is not None and cfg.runtime == "onnxruntime":
+        backbone = OnnxBackbone(backbone, threads)
+    _STATE["backbone"] = backbone
     _STATE["cfg"] = cfg
 
 
@@ -62,7 +78,10 @@ def extract_clip(entry: VideoEntry, out: Path) -> str:
 
     cfg: ExtractConfig = _STATE["cfg"]
     video = read_video(entry.path, cfg.target_fps or None, cfg.allow_partial)
-    pose = estimate_video(video.frames, cfg.max_persons, detect_every=cfg.detect_every)
+    if entry.joints is not None:
+        pose = _annotated_joints(entry.joints, len(video.frames))
+    else:
+        pose = estimate_video(video.frames, cfg.max_persons, False, cfg.detect_every, cfg.min_presence)
     backbone = _STATE["backbone"]
     context = backbone.features(video.frames, cfg.batch_size) if backbone is not None else None
     meta = {"complete": video.complete, "source_fps": video.source_fps, "group": entry.group}
@@ -71,6 +90,16 @@ def extract_clip(entry: VideoEntry, out: Path) -> str:
     )
     save_clip(clip, out)
     return entry.clip_id
+
+
+def _annotated_joints(path: Path, frames: int) -> np.ndarray:
+    """(T, 1, 15, 2) JHMDB joints in video pixels (``pos_img``), one per decoded frame."""
+    from earlyact.jhmdb import read_joint_positions
+
+    joints = read_joint_positions(path, "pos_img").astype(np.float32)[:, None]
+    if len(joints) != frames:
+        raise ValueError(f"{path}: {len(joints)} frames of joints for a video of {frames} decoded frames")
+    return joints
 
 
 def extract_dataset(
@@ -93,8 +122,10 @@ def extract_dataset(
             for _ in pool.map(extract_clip, todo, [out] * len(todo)):
                 bar.update()
     bar.close()
+    annotated = {"layout": "jhmdb15", "channels": ["x", "y"], "source": "JHMDB joint_positions (pos_img)"}
+    estimated = {"layout": "coco18", "channels": ["x", "y", "confidence"], "estimator": "blazepose-full-multiperson"}
     streams = {
-        "pose": {"layout": "coco18", "channels": ["x", "y", "confidence"], "estimator": "mediapipe-blazepose-full+hog"},
+        "pose": annotated if entries and entries[0].joints is not None else estimated,
         **({"context": {"backbone": cfg.backbone}} if cfg.backbone else {}),
         "extract": asdict(cfg),
     }

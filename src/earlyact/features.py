@@ -37,14 +37,13 @@ def _displacement(x: np.ndarray, step: int) -> np.ndarray:
 
 
 def skeleton_context(pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig) -> np.ndarray:
-    """(T, P, J, C) pose -> (T, D) descriptor: normalised joints, visibility, velocities,
+    """(T, P, J, C) pose, as ``prepare_pose`` left it -> (T, D) descriptor: normalised joints, visibility, velocities,
     the global (centre) motion, optionally displacements over ``cfg.long_motion`` frames, and
     pairwise within-person joint distances. Missing -> 0.
 
     With ``cfg.per_person`` each body is centred on its own root and the roots' offsets from their
     mean (and their velocities) are appended; the long-range displacement then sees each body's
     motion within itself plus the persons' common motion (the offsets carry the rest)."""
-    pose = prepare_pose(pose, cfg)
     xy, centre = normalize(pose, layout, cfg.min_confidence, cfg.per_person)  # (T, P, J, 2), (T, 2)
     T, P, J, _ = xy.shape
     parts = [xy.reshape(T, -1), np.isfinite(xy[..., 0]).reshape(T, -1).astype(np.float64)]
@@ -66,7 +65,9 @@ def skeleton_context(pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig) 
 
 
 def prepare_pose(pose: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """The pose clean-up every pose-derived stream shares: person order and held persons (causal)."""
+    """The pose clean-up every pose-derived stream shares: person order and held persons (causal).
+
+    Done once per clip (``prepared``) before the descriptor and the action input are computed."""
     if cfg.person_order not in ("slots", "left_right"):
         raise ValueError(f"features.person_order must be 'slots' or 'left_right', not {cfg.person_order!r}")
     if cfg.person_order == "left_right" and pose.shape[1] > 1:
@@ -101,8 +102,13 @@ def action_input(pose: np.ndarray, layout: JointLayout, min_confidence: float = 
     return np.nan_to_num(feats, nan=0.0).reshape(T, P * J, C).astype(np.float32)
 
 
+def prepared(clips: Sequence[Clip], cfg: FeatureConfig) -> list[Clip]:
+    """Copies of ``clips`` whose pose went through ``prepare_pose``: what the functions below read."""
+    return [replace(c, pose=prepare_pose(_pose(c), cfg)) for c in clips]
+
+
 def with_skeleton_context(clips: Sequence[Clip], cfg: FeatureConfig) -> list[Clip]:
-    """Copies of ``clips`` whose context stream is the skeleton descriptor of their pose."""
+    """Copies of ``prepared`` clips whose context stream is the skeleton descriptor of their pose."""
     layout = get_layout(cfg.layout)
     return [replace(c, context=skeleton_context(_pose(c), layout, cfg)) for c in clips]
 
@@ -114,16 +120,16 @@ def _pose(clip: Clip) -> np.ndarray:
 
 
 def action_inputs(clips: Sequence[Clip], cfg: FeatureConfig) -> list[np.ndarray]:
-    """The action network's input for each clip: a list of (T, P*J, 5) arrays."""
+    """The action network's input for each of the ``prepared`` clips: a list of (T, P*J, 5) arrays."""
     layout = get_layout(cfg.layout)
-    return [action_input(prepare_pose(_pose(c), cfg), layout, cfg.min_confidence) for c in clips]
+    return [action_input(_pose(c), layout, cfg.min_confidence) for c in clips]
 
 
 @torch.inference_mode()
 def action_features(
     net: torch.nn.Module, clips: Sequence[Clip], cfg: FeatureConfig, batch_size: int = 64
 ) -> list[Clip]:
-    """Copies of ``clips`` with the action stream = the action network's per-frame hidden state."""
+    """Copies of ``prepared`` clips with the action stream = the action network's per-frame hidden state."""
     net.eval()
     inputs = action_inputs(clips, cfg)
     out: list[Clip] = []

@@ -21,7 +21,7 @@ import torch
 from earlyact.augment import augment
 from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
 from earlyact.data import Clip, pad_stack
-from earlyact.features import action_features, with_skeleton_context
+from earlyact.features import action_features, prepared, with_skeleton_context
 from earlyact.models import ActionNet, ContextNet, StreamNets
 from earlyact.skeleton import get_layout
 from earlyact.train import train_action_net, train_context_net
@@ -42,8 +42,9 @@ def pose_streams(
     nets: StreamNets, training: bool = False,
 ) -> list[Clip]:  # fmt: skip
     """Compute the pose-derived streams of ``clips``: the skeleton context (embedded by the context
-    network when there is one) and the action stream (training clips: from ``nets.train_action``)."""
-    out = list(clips)
+    network when there is one) and the action stream (training clips: from ``nets.train_action``).
+    The pose is prepared (person order, held persons) once for both; the copies keep the pose given."""
+    out = prepared(clips, features)
     if "context" in streams and skeleton_context:
         out = with_skeleton_context(out, features)
         if nets.context is not None:
@@ -53,7 +54,7 @@ def pose_streams(
         if net is None:
             raise ValueError("the action stream needs an action network")
         out = _action_streams(out, features, net)
-    return out
+    return [replace(o, pose=c.pose) for o, c in zip(out, clips, strict=True)]
 
 
 def add_streams(clips: Sequence[Clip], streams: Sequence[str], info: dict[str, Any], nets: StreamNets) -> list[Clip]:
@@ -78,7 +79,7 @@ def fit_context_net(
     train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
 ) -> tuple[ContextNet, dict[str, Any]]:
     """Train (or reload) the context network on the training clips; returns it and its description."""
-    descriptors = with_skeleton_context(train, cfg.features)
+    descriptors = with_skeleton_context(prepared(train, cfg.features), cfg.features)
     dim = descriptors[0].context.shape[1]
     torch.manual_seed(seed)
     net = ContextNet(dim, num_classes, cfg.context_net)

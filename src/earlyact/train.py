@@ -35,7 +35,7 @@ from earlyact.checkpoint import (
 from earlyact.config import AugmentConfig, FeatureConfig, LossConfig, TrainConfig
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import ratio_accuracy
-from earlyact.features import action_inputs, with_skeleton_context
+from earlyact.features import action_inputs, prepared, with_skeleton_context
 from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
 from earlyact.methods import Method
 from earlyact.models import ActionNet, ContextNet, Predictor
@@ -272,7 +272,7 @@ def train_action_net(
     """Train the skeleton network as a per-frame classifier (cross-entropy on every frame)."""
 
     def encode(clips: Sequence[Clip]) -> Batch:
-        inputs = action_inputs(clips, features)
+        inputs = action_inputs(prepared(clips, features), features)
         lengths, labels = torch.tensor([len(x) for x in inputs]), torch.tensor([c.label for c in clips])
         return Batch(lengths=lengths, labels=labels, joints=pad_stack(inputs))
 
@@ -288,7 +288,7 @@ def train_context_net(
     """Train the context network as a per-frame classifier on the skeleton descriptor of (augmented) poses."""
 
     def encode(clips: Sequence[Clip]) -> Batch:
-        return make_batch(with_skeleton_context(clips, features), ["context"])
+        return make_batch(with_skeleton_context(prepared(clips, features), features), ["context"])
 
     return _fit_frame_classifier(
         net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed, "context net"
