@@ -141,3 +141,10 @@ def test_extract_runs_through_the_four_real_videos(shared_data, tmp_path):
     neck = {c.clip_id: np.isfinite(c.pose[:, :, 1, 0]) for c in clips}  # (T, 2): COCO-18 joint 1 = neck
     assert neck["two_person_interaction_1080p"].any(axis=1).mean() > 0.9  # somebody in nearly every frame
     assert neck["three_people_exercise"].all(axis=1).mean() > 0.5  # two of the three people, most frames
+
+
+def test_bad_settings_fail_before_any_worker_starts(tmp_path, videos):
+    cfg = extract.ExtractConfig(runtime="tvm", workers=2)
+    with pytest.raises(ValueError, match="extract.runtime must be"):
+        extract.extract_dataset(videos, "videos", tmp_path / "o", cfg)
+    assert not (tmp_path / "o").exists()

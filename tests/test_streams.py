@@ -60,3 +60,14 @@ def test_context_choice_can_ignore_dataset_features():
     assert streams.context_source([Clip("b", 0, pose=clips[0].pose)]) == "skeleton"
     with pytest.raises(ValueError, match="features.context must be"):
         streams.context_source(clips, "cnn")
+
+
+def test_clips_without_pose_pass_when_no_stream_needs_one():
+    from earlyact.config import FeatureConfig
+    from earlyact.models import StreamNets
+
+    clip = Clip("a", 0, context=np.ones((4, 3), np.float32))  # CNN features only, no pose
+    out = streams.pose_streams([clip], ["context"], False, FeatureConfig(), StreamNets())
+    assert out[0] is clip
+    with pytest.raises(ValueError, match="has no pose stream"):
+        streams.pose_streams([clip], ["context"], True, FeatureConfig(), StreamNets())

@@ -56,14 +56,20 @@ def list_videos(root: str | Path, layout: str, labels: str | Path | None = None,
     raise ValueError(f"unknown layout {layout!r}: ut-interaction, ucf101, jhmdb, generic or videos")
 
 
-def _init_worker(cfg: ExtractConfig, threads: int) -> None:
-    from earlyact.backbones import BACKBONES, OnnxBackbone
+def _check_config(cfg: ExtractConfig) -> None:
+    """Bad settings fail here, in the calling process, before any worker starts."""
+    from earlyact.backbones import BACKBONES
 
-    torch.set_num_threads(threads)
     if cfg.backbone and cfg.backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {cfg.backbone!r}; known: {sorted(BACKBONES)}")
     if cfg.runtime not in ("onnxruntime", "torch"):
         raise ValueError(f"extract.runtime must be 'onnxruntime' or 'torch', not {cfg.runtime!r}")
+
+
+def _init_worker(cfg: ExtractConfig, threads: int) -> None:
+    from earlyact.backbones import BACKBONES, OnnxBackbone
+
+    torch.set_num_threads(threads)
     backbone = BACKBONES[cfg.backbone]() if cfg.backbone else None
     if backbone is not None and cfg.runtime == "onnxruntime":
         backbone = OnnxBackbone(backbone, threads)
@@ -107,6 +113,7 @@ def extract_dataset(
 ) -> Path:
     """Extract every video of a dataset folder into ``out`` (resumable); returns ``out``."""
     out = Path(out)
+    _check_config(cfg)
     classes, entries = list_videos(root, layout, labels, split)
     todo = [e for e in entries if not (out / "clips" / e.clip_id / "meta.json").exists()]
     bar = tqdm(total=len(entries), initial=len(entries) - len(todo), desc="extract", unit="clip")

@@ -44,6 +44,8 @@ def pose_streams(
     """Compute the pose-derived streams of ``clips``: the skeleton context (embedded by the context
     network when there is one) and the action stream (training clips: from ``nets.train_action``).
     The pose is prepared (person order, held persons) once for both; the copies keep the pose given."""
+    if not (("context" in streams and skeleton_context) or "action" in streams):
+        return list(clips)  # no pose-derived stream: clips without a pose are fine
     out = prepared(clips, features)
     if "context" in streams and skeleton_context:
         out = with_skeleton_context(out, features)
