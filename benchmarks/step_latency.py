@@ -2,7 +2,8 @@
 
 Compares, side by side in one run, the predictor's ``step`` (hand-written LSTM cell on the
 students' weights, what live prediction uses) with calling the students' ``nn.LSTM`` modules on
-a one-frame sequence while carrying their (h, c) state, at the paper's sizes. Prints a table of
+a one-frame sequence while carrying their (h, c) state, at the paper's sizes, and the window net
+(``models.WindowNet``, the JHMDB context stream) on one frame's window. Prints a table of
 median and 95th-percentile milliseconds per frame.
 
     python benchmarks/step_latency.py [--frames 300] [--threads 2]
@@ -16,8 +17,10 @@ import time
 import numpy as np
 import torch
 
-from earlyact.config import ModelConfig
-from earlyact.models import Predictor
+from earlyact.config import ContextNetConfig, FeatureConfig, ModelConfig
+from earlyact.features import prefix_windows, window_dims
+from earlyact.models import Predictor, WindowNet
+from earlyact.skeleton import JHMDB15
 
 
 def _time(fn, frames: int) -> np.ndarray:
@@ -56,9 +59,19 @@ def main() -> None:
         h2, lstm_state[1] = model.students[1].lstm(x2, lstm_state[1])
         model.students[1].head(h2)
 
+    window_net = WindowNet(*window_dims(1, JHMDB15), 21, ContextNetConfig(channels=64, window=32)).eval()
+    pose = np.random.default_rng(0).normal(size=(64, 1, 15, 2))
+
+    @torch.inference_mode()
+    def window() -> None:  # the newest frame's window of the last 64 frames, then the network
+        rows = np.array([len(pose) - 1])
+        x = prefix_windows(pose, JHMDB15, FeatureConfig(), 32, 64, rows)  # (1, L, D)
+        window_net(torch.from_numpy(x)[None])
+
     rows = {
         "Predictor.step (LSTM cell)": _time(step, args.frames),
         "nn.LSTM, one-frame sequence": _time(nn_lstm, args.frames),
+        "window net (JHMDB-15, 32-frame window, 64 channels)": _time(window, args.frames),
     }
     print(
         f"torch {torch.__version__}, {args.threads} threads, context {args.context_dim}-d, action {args.action_dim}-d\n"

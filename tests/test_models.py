@@ -122,3 +122,18 @@ def test_context_net_first_frame_padding_reads_a_prefix_as_a_still_clip():
     assert torch.allclose(first(y)[1][:, :8], first(x)[1][:, :8])  # still causal
     with pytest.raises(ValueError, match="padding"):
         ContextNet(11, 4, ContextNetConfig(channels=4, padding="reflect"))
+
+
+def test_window_net_reads_each_frame_window_alone():
+    from earlyact.models import WindowNet
+
+    torch.manual_seed(0)
+    net = WindowNet(10, 6, 4, ContextNetConfig(channels=4, window=8)).eval()
+    x = torch.randn(2, 5, 8, 16)  # (B, T, L, D)
+    logits, emb = net(x)
+    assert logits.shape == (2, 5, 4) and emb.shape == (2, 5, 128)
+    y = x.clone()
+    y[:, 3:] = torch.randn(2, 2, 8, 16)
+    logits2, _ = net(y)
+    torch.testing.assert_close(logits2[:, :3], logits[:, :3])
+    assert not torch.allclose(logits2[:, 3:], logits[:, 3:])

@@ -115,3 +115,44 @@ def test_long_motion_is_the_displacement_over_k_frames():
     motion = feats[:, base.shape[1] :].reshape(6, 15, 2)
     np.testing.assert_allclose(motion[:, :, 0], np.array([0, 2, 4, 4, 4, 4])[:, None] * np.ones(15))  # causal
     np.testing.assert_allclose(motion[:, :, 1], 0)
+
+
+def _windows(pose, length=8, span=64, rows=None):
+    from earlyact.features import prefix_windows
+
+    return prefix_windows(pose, COCO18, FeatureConfig(), length, span, rows)
+
+
+def test_prefix_windows_are_causal_and_resample_the_prefix_seen():
+    pose = _pose(T=10)
+    w = _windows(pose)
+    assert w.shape == (10, 8, 2 * 153 + 2 * 36)
+    later = pose.copy()
+    later[6:] += 50.0
+    np.testing.assert_allclose(_windows(later)[:6], w[:6], atol=1e-5)
+    # the motion channels of a window sum to (last - first frame) of the prefix it covers
+    xy, centre = normalize(pose, COCO18)
+    q = (xy + centre[:, None, None, :]).reshape(10, -1)
+    motion = w[..., 306:]  # (T, L, P*J*2)
+    np.testing.assert_allclose(motion[7].sum(0), q[7] - q[0], atol=1e-4)
+    np.testing.assert_allclose(motion[0], 0.0, atol=1e-6)  # one frame seen: nothing moved
+
+
+def test_prefix_windows_distances_are_centred_per_window_and_span_limits_the_prefix():
+    pose = _pose(T=12)
+    w = _windows(pose, span=4)
+    jcd = w[..., :306].reshape(12, 8, 2, 153)
+    np.testing.assert_allclose(jcd.mean((1, 3)), 0.0, atol=1e-5)  # (d - mean) / mean per person
+    motion = w[..., 306:]
+    xy, centre = normalize(pose, COCO18)
+    q = (xy + centre[:, None, None, :]).reshape(12, -1)
+    np.testing.assert_allclose(motion[9].sum(0), q[9] - q[6], atol=1e-4)  # the last 4 frames only
+    np.testing.assert_allclose(_windows(pose, span=4, rows=np.array([2, 9])), w[[2, 9]], atol=1e-6)
+
+
+def test_prefix_windows_missing_person_gives_zeros_not_nan():
+    pose = _pose(T=5)
+    pose[:, 1] = np.nan
+    w = _windows(pose)
+    assert np.isfinite(w).all()
+    assert np.all(w[..., 153:306] == 0)  # person 1's distances

@@ -71,3 +71,105 @@ def test_clips_without_pose_pass_when_no_stream_needs_one():
     assert out[0] is clip
     with pytest.raises(ValueError, match="has no pose stream"):
         streams.pose_streams([clip], ["context"], True, FeatureConfig(), StreamNets())
+
+
+def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_path, tiny_cfg):
+    from dataclasses import replace
+
+    from earlyact.checkpoint import load_checkpoint
+    from earlyact.config import ContextNetConfig, TrainConfig
+    from earlyact.experiment import describe_streams, evaluate_checkpoint, run_seed
+    from earlyact.synthetic import make_dataset
+
+    cfg = replace(
+        tiny_cfg,
+        methods=["kd-ms-lstm"],
+        context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
+        context_train=TrainConfig(epochs=2, batch_size=8),
+    )
+    index, clips = make_dataset(cfg.demo)
+    train = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "train"]
+    test = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "test"]
+    preds = run_seed(train, test, index.classes, cfg, tmp_path, 0, describe_streams(index, train, cfg))
+    history = (tmp_path / "context_net" / "metrics.csv").read_text().splitlines()
+    assert len(history) == 3  # header + 2 epochs of the window net
+    bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
+    assert bundle.info["dims"]["context"] == 128  # the window net's embedding
+    assert bundle.info["stream_specs"]["context"]["network"] == "window_net"
+    assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])
+
+
+def test_window_net_settings_are_checked(tmp_path, tiny_cfg):
+    from dataclasses import replace
+
+    from earlyact.config import ContextNetConfig
+    from earlyact.streams import fit_context_net
+    from earlyact.synthetic import make_dataset
+
+    cfg = replace(tiny_cfg, context_net=ContextNetConfig(channels=2, window=6))
+    _, clips = make_dataset(cfg.demo)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        fit_context_net(clips[:8], clips[8:10], 3, cfg, tmp_path, 0)
+
+
+def test_training_transform_memoises_streams_by_pose(monkeypatch, tiny_cfg):
+    from dataclasses import replace
+
+    from earlyact.config import AugmentConfig
+    from earlyact.models import StreamNets
+    from earlyact.synthetic import make_dataset
+
+    cfg = replace(tiny_cfg, augment=AugmentConfig(enabled=True, scale=0, rotation=0, noise=0, speed=0, mirror=0.5))
+    _, clips = make_dataset(cfg.demo)
+    clips = clips[:6]
+    torch_net = ActionNet(36, 5, 3, cfg.action_net).eval()
+    nets = StreamNets(action=torch_net, train_action=torch_net)
+    computed = []
+    real = streams.pose_streams
+
+    def counting(clips, *args, **kwargs):
+        computed.append(len(clips))
+        return real(clips, *args, **kwargs)
+
+    monkeypatch.setattr(streams, "pose_streams", counting)
+    transform = streams.make_transform(cfg, True, nets)
+    rng = np.random.default_rng(0)
+    outs = [transform(clips, rng) for _ in range(6)]
+    assert sum(computed) <= 12  # each clip has two versions (mirrored or not); later calls hit the cache
+    fresh = real([replace(c, context=None, action=None) for c in outs[-1]], cfg.streams, True, cfg.features, nets,
+                 training=True)  # fmt: skip
+    for a, b in zip(outs[-1], fresh, strict=True):
+        np.testing.assert_allclose(a.context, b.context, atol=1e-6)
+        np.testing.assert_allclose(a.action, b.action, atol=1e-6)
+
+
+def test_out_of_fold_context_nets_never_saw_their_clips_and_feed_training_clips(monkeypatch, tmp_path, tiny_cfg):
+    from dataclasses import replace
+
+    from earlyact.config import ContextNetConfig
+    from earlyact.features import prepared
+    from earlyact.models import StreamNets, WindowNet
+    from earlyact.synthetic import make_dataset
+
+    cfg = replace(tiny_cfg, context_folds=3, context_net=ContextNetConfig(channels=2, window=8))
+    seen = {}
+
+    def fake_fit(train, val, num_classes, cfg, out_dir, seed):
+        net = WindowNet(306, 72, num_classes, cfg.context_net).eval()
+        seen[id(net)] = {c.clip_id for c in train}
+        return net, {}
+
+    monkeypatch.setattr(streams, "fit_context_net", fake_fit)
+    _, clips = make_dataset(cfg.demo)
+    clips = clips[:12]
+    folds = streams.fold_context_nets(clips, clips[:2], 3, cfg, tmp_path, seed=0)
+    assert set(folds) == {c.clip_id for c in clips} and len({id(n) for n in folds.values()}) == 3
+    assert all(cid not in seen[id(net)] for cid, net in folds.items())
+    final = WindowNet(306, 72, 3, cfg.context_net).eval()
+    nets = StreamNets(context=final, train_context=folds)
+    trained = streams.pose_streams(clips, ["context"], True, cfg.features, nets, training=True)
+    tested = streams.pose_streams(clips, ["context"], True, cfg.features, nets)
+    for clip, a, b in zip(clips, trained, tested, strict=True):
+        own = streams.window_features(folds[clip.clip_id], prepared([clip], cfg.features), cfg.features)[0]
+        np.testing.assert_allclose(a.context, own.context, atol=1e-6)  # training: its out-of-fold network
+        assert not np.allclose(a.context, b.context)  # new clips: the network trained on all clips

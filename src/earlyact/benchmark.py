@@ -18,7 +18,9 @@ from earlyact.storage import atomic_write_json, atomic_write_text
 JHMDB_DEFAULTS = [
     "features.layout=jhmdb15",
     "features.long_motion=2",  # DD-Net's two-scale motion
-    "context_net.channels=64",  # stage 1 reads the causal context network's embedding
+    "context_net.channels=64",  # stage 1 reads a learned embedding of the pose ...
+    "context_net.window=32",  # ... the window net's: DD-Net over each frame's observed prefix, resampled to 32
+    "context_train.epochs=60",
     "augment.enabled=true",
     "augment.scale=0",
     "augment.rotation=0",
@@ -68,6 +70,8 @@ def _context_words(results: dict[str, Any]) -> str:
     spec = results.get("stream_specs", {}).get("context", {})
     if spec.get("source") == "dataset":
         return f"`{spec.get('backbone', 'CNN')}` frame features"
+    if spec.get("network") == "window_net":
+        return "the embedding of a DD-Net-style window network over each frame's observed prefix (`models.WindowNet`)"
     if spec.get("network") == "context_net":
         return "the causal context network's embedding of the skeleton descriptor of `features.skeleton_context`"
     return "the skeleton descriptor of `features.skeleton_context`"

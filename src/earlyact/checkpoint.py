@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from earlyact.config import ActionNetConfig, ContextNetConfig, FeatureConfig, ModelConfig, from_dict
 from earlyact.methods import get_method
-from earlyact.models import ActionNet, ContextNet, Predictor, StreamNets
+from earlyact.models import ActionNet, ContextNet, Predictor, StreamNets, WindowNet
 from earlyact.storage import atomic_dir, atomic_write_with, read_json
 
 FORMAT_VERSION = 1
@@ -131,7 +131,11 @@ def load_checkpoint(folder: str | Path) -> Bundle:
         nets.action.eval()
     if info.get("context_net"):
         c = info["context_net"]
-        nets.context = ContextNet(c["input_dim"], c["num_classes"], from_dict(ContextNetConfig, c["config"]))
+        ccfg = from_dict(ContextNetConfig, c["config"])
+        if ccfg.window > 0:
+            nets.context = WindowNet(c["dist_dim"], c["motion_dim"], c["num_classes"], ccfg)
+        else:
+            nets.context = ContextNet(c["input_dim"], c["num_classes"], ccfg)
         nets.context.load_state_dict(_strip(tensors, "context_net."))
         nets.context.eval()
     predictor.eval()

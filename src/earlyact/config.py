@@ -85,6 +85,10 @@ class ContextNetConfig:
     dropout: float = 0.1  # channel dropout after every convolution
     head_dropout: float = 0.5  # dropout in the classifier head
     padding: str = "zeros"  # before frame 0: "zeros", or "first" (frame 0 held: a short prefix reads as a still clip)
+    window: int = 0  # > 0: DD-Net over each frame's observed prefix resampled to this many frames (a multiple
+    # of 4; models.WindowNet) instead of the causal temporal CNN
+    span: int = 64  # the window net's prefix is at most the last this many frames (long streams stay O(1))
+    prefixes: int = 4  # window net training: prefix ends drawn per clip and batch (all frames on validation)
 
 
 @dataclass
@@ -154,6 +158,7 @@ class ExperimentConfig:
     action_folds: int = 0  # > 1: training clips read out-of-fold action features from K extra networks
     action_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))
     context_net: ContextNetConfig = field(default_factory=ContextNetConfig)
+    context_folds: int = 0  # > 1: training clips read out-of-fold context (or window) features from K extra networks
     context_train: TrainConfig = field(
         default_factory=lambda: TrainConfig(epochs=150, lr=1e-3, weight_decay=1e-4, patience=150, cosine=True)
     )  # optimisation of the context network (used when context_net.channels > 0)

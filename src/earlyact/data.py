@@ -190,7 +190,7 @@ class Batch:
 
     lengths: torch.Tensor  # (B,) int64
     labels: torch.Tensor  # (B,) int64
-    context: torch.Tensor | None = None  # (B, T, Dc)
+    context: torch.Tensor | None = None  # (B, T, Dc), or the window net's (B, T, L, D) windows
     action: torch.Tensor | None = None  # (B, T, Da)
     joints: torch.Tensor | None = None  # (B, T, P*J, 5) action-network input (features.action_input)
 

@@ -31,6 +31,7 @@ from earlyact.streams import (
     fit_action_net,
     fit_context_net,
     fold_action_nets,
+    fold_context_nets,
     make_transform,
     pose_streams,
 )
@@ -123,6 +124,8 @@ def _fit_stream_nets(
     K = num_classes
     if skeleton_context and cfg.context_net.channels > 0:
         nets.context, descs["context_net"] = fit_context_net(train, val, K, cfg, out_dir / "context_net", seed)
+        if cfg.context_folds > 1:
+            nets.train_context = fold_context_nets(train, val, K, cfg, out_dir, seed)
     if "action" in cfg.streams:
         nets.action, descs["action_net"] = fit_action_net(train, val, K, cfg, out_dir / "action_net", seed)
         folds = cfg.action_folds > 1
@@ -217,12 +220,19 @@ def describe_streams(index: DatasetIndex, clips: Sequence[Clip], cfg: Experiment
                 "layout": cfg.features.layout,
                 "pose": pose,
                 **to_dict(cfg.features),
-                "network": "context_net" if cfg.context_net.channels > 0 else None,  # embeds the descriptor
+                "network": _context_network(cfg),  # embeds the pose
             }
         )
     if "action" in cfg.streams:
         specs["action"] = {"source": "action_net", "layout": cfg.features.layout, "pose": pose}
     return specs
+
+
+def _context_network(cfg: ExperimentConfig) -> str | None:
+    """Which network turns the pose into the skeleton context stream (None: the descriptor itself)."""
+    if cfg.context_net.channels <= 0:
+        return None
+    return "window_net" if cfg.context_net.window > 0 else "context_net"
 
 
 def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:

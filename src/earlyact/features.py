@@ -139,3 +139,41 @@ def action_features(
         for i, c in enumerate(clips[s : s + batch_size]):
             out.append(replace(c, action=hidden[i, : c.num_frames].numpy().copy()))
     return out
+
+
+def prefix_windows(
+    pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig, length: int, span: int, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """(T, P, J, C) ``prepared`` pose -> (T, length, D) windows: row t is what DD-Net reads of the
+    frames seen by t (the last ``span`` at most), resampled to ``length`` frames.
+
+    Per window frame: each person's pairwise joint distances, minus and divided by their mean over
+    the window (DD-Net's JCD), then every joint's motion to the next window frame, in body sizes
+    (the last frame's is 0). Resampling the prefix makes the motion relative to the time observed.
+    Missing -> 0. Row t depends on frames <= t only, and costs O(length), not O(t), online.
+    ``rows`` (frame indices) computes only those rows: (len(rows), length, D)."""
+    xy, centre = normalize(pose, layout, cfg.min_confidence)
+    q = xy + centre[:, None, None, :]  # (T, P, J, 2): scaled coordinates, global motion kept
+    T = len(q)
+    ends = (np.arange(T) if rows is None else np.asarray(rows)) + 1
+    starts = np.maximum(ends - span, 0)
+    src = starts[:, None] + (ends - 1 - starts)[:, None] * np.linspace(0.0, 1.0, length)[None]  # (T, L)
+    lo = np.floor(src).astype(int)
+    w = (src - lo)[..., None, None, None]
+    win = q[lo] * (1 - w) + q[np.minimum(lo + 1, T - 1)] * w  # (T, L, P, J, 2)
+    iu = np.triu_indices(q.shape[2], k=1)
+    d = np.linalg.norm(win[:, :, :, iu[0]] - win[:, :, :, iu[1]], axis=-1)  # (T, L, P, J(J-1)/2)
+    ok = np.isfinite(d)
+    mean = np.where(ok, d, 0.0).sum((1, 3), keepdims=True) / np.maximum(ok.sum((1, 3), keepdims=True), 1)
+    jcd = (d - mean) / np.maximum(mean, 1e-6)  # (T, L, P, J(J-1)/2), NaN where a joint is missing
+    motion = np.zeros_like(win)
+    motion[:, :-1] = win[:, 1:] - win[:, :-1]
+    n = len(ends)
+    out = np.concatenate([jcd.reshape(n, length, -1), motion.reshape(n, length, -1)], axis=-1)
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def window_dims(num_persons: int, layout: JointLayout) -> tuple[int, int]:
+    """(distance channels, motion channels) of ``prefix_windows`` rows."""
+    J = layout.num_joints
+    return num_persons * J * (J - 1) // 2, num_persons * J * 2

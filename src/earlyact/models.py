@@ -276,10 +276,58 @@ class ContextNet(nn.Module):
         return self.head(emb), emb
 
 
+def _conv(c_in: int, c_out: int, kernel: int) -> list[nn.Module]:
+    return [nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2, bias=False), nn.BatchNorm1d(c_out), nn.LeakyReLU(0.2)]
+
+
+def _embed(c_in: int, f: int, p: float, pool: bool) -> nn.Sequential:
+    """DD-Net's embedding of one input: 1x1 (2f), k=3 (f), 1x1 (f) convolutions, optional pooling."""
+    layers = [*_conv(c_in, 2 * f, 1), nn.Dropout1d(p), *_conv(2 * f, f, 3), nn.Dropout1d(p), *_conv(f, f, 1)]
+    return nn.Sequential(*layers, *([nn.MaxPool1d(2)] if pool else []), nn.Dropout1d(p))
+
+
+class WindowNet(nn.Module):
+    """DD-Net (Yang et al. 2019) over each frame's window of the observed prefix (``features.prefix_windows``).
+
+    Row t of the input is the prefix seen by frame t resampled to L frames, so the network reads
+    what was seen so far at the time scale of the action observed; trained on random prefixes,
+    its 128-d embedding is a context stream. Online it runs once per frame on a fixed-size window.
+    """
+
+    def __init__(self, dist_dim: int, motion_dim: int, num_classes: int, cfg: ContextNetConfig):
+        super().__init__()
+        f, p, q = cfg.channels, cfg.dropout, cfg.head_dropout
+        self.split, self.cfg = (dist_dim, motion_dim), cfg
+        self.dist, self.slow = _embed(dist_dim, f, p, True), _embed(motion_dim, f, p, True)
+        self.fast = _embed(motion_dim, f, p, False)  # motion over two window frames: half as many, no pooling
+        self.body = nn.Sequential(
+            *_conv(3 * f, 2 * f, 3), *_conv(2 * f, 2 * f, 3), nn.MaxPool1d(2), nn.Dropout1d(p),
+            *_conv(2 * f, 4 * f, 3), *_conv(4 * f, 4 * f, 3), nn.MaxPool1d(2), nn.Dropout1d(p),
+            *_conv(4 * f, 8 * f, 3), *_conv(8 * f, 8 * f, 3), nn.Dropout1d(p),
+        )  # fmt: skip
+        self.embed = nn.Sequential(
+            nn.Linear(8 * f, 128, bias=False), nn.BatchNorm1d(128), nn.LeakyReLU(0.2), nn.Dropout(q),
+            nn.Linear(128, 128, bias=False), nn.BatchNorm1d(128), nn.LeakyReLU(0.2),
+        )  # fmt: skip
+        self.head = nn.Sequential(nn.Dropout(q), nn.Linear(128, num_classes))
+        self.dim = 128
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, L, D) windows -> logits (B, T, K), embedding (B, T, 128)."""
+        B, T, L, _ = x.shape
+        dist, slow = x.reshape(B * T, L, -1).transpose(1, 2).split(self.split, dim=1)  # (BT, D', L)
+        fast = slow[..., 0::2] + slow[..., 1::2]  # motion over two window frames
+        h = torch.cat([self.dist(dist), self.slow(slow), self.fast(fast)], dim=1)  # (BT, 3f, L/2)
+        emb = self.embed(self.body(h).amax(-1))  # (BT, 128)
+        return self.head(emb).reshape(B, T, -1), emb.reshape(B, T, -1)
+
+
 @dataclass
 class StreamNets:
     """The frozen networks behind a model's streams (None where a stream needs none)."""
 
     action: ActionNet | None = None  # computes the action stream of new clips (saved with the model)
     train_action: ActionNet | dict[str, ActionNet] | None = None  # behind training clips' action stream
-    context: ContextNet | None = None  # embeds the skeleton descriptor (pose-only context stream)
+    context: ContextNet | WindowNet | None = None  # embeds the pose (pose-only context stream)
+    train_context: ContextNet | WindowNet | dict[str, ContextNet | WindowNet] | None = None  # training clips'
+    # context stream when it differs (out-of-fold networks); None: ``context``

@@ -3,6 +3,8 @@
 * The action network (paper Fig. 3): its per-frame LSTM state is the action stream.
 * The context network (``models.ContextNet``): on pose-only data, its per-frame embedding of the
   skeleton descriptor is the context stream (the counterpart of the paper's ImageNet CNN).
+* The window network (``models.WindowNet``, ``context_net.window > 0``): DD-Net over each frame's
+  window of the observed prefix (``features.prefix_windows``); its embedding is the context stream.
 
 Each is trained first as a classifier on the training clips, then frozen; the teachers and
 students are trained on the streams it computes.
@@ -10,6 +12,7 @@ students are trained on the streams it computes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -21,10 +24,10 @@ import torch
 from earlyact.augment import augment
 from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
 from earlyact.data import Clip, pad_stack
-from earlyact.features import action_features, prepared, with_skeleton_context
-from earlyact.models import ActionNet, ContextNet, StreamNets
+from earlyact.features import action_features, prefix_windows, prepared, window_dims, with_skeleton_context
+from earlyact.models import ActionNet, ContextNet, StreamNets, WindowNet
 from earlyact.skeleton import get_layout
-from earlyact.train import train_action_net, train_context_net
+from earlyact.train import train_action_net, train_context_net, train_window_net
 
 
 def context_source(clips: Sequence[Clip], choice: str = "auto") -> str:
@@ -43,20 +46,29 @@ def pose_streams(
 ) -> list[Clip]:  # fmt: skip
     """Compute the pose-derived streams of ``clips``: the skeleton context (embedded by the context
     network when there is one) and the action stream (training clips: from ``nets.train_action``).
+    Training clips read ``nets.train_context`` / ``nets.train_action`` (out-of-fold networks, when set).
     The pose is prepared (person order, held persons) once for both; the copies keep the pose given."""
     if not (("context" in streams and skeleton_context) or "action" in streams):
         return list(clips)  # no pose-derived stream: clips without a pose are fine
     out = prepared(clips, features)
     if "context" in streams and skeleton_context:
-        out = with_skeleton_context(out, features)
-        if nets.context is not None:
-            out = context_features(nets.context, out)
+        context = nets.train_context if training and nets.train_context is not None else nets.context
+        out = _per_clip_nets(out, context, lambda net, group: _context_stream(group, features, net))
     if "action" in streams:
         net = nets.train_action if training else nets.action
         if net is None:
             raise ValueError("the action stream needs an action network")
-        out = _action_streams(out, features, net)
+        out = _per_clip_nets(out, net, lambda net, group: action_features(net, group, features))
     return [replace(o, pose=c.pose) for o, c in zip(out, clips, strict=True)]
+
+
+def _context_stream(clips: list[Clip], features: FeatureConfig, net: ContextNet | WindowNet | None) -> list[Clip]:
+    """The skeleton context stream of ``prepared`` clips: the window net's embedding, or the
+    descriptor (embedded by the context network when there is one)."""
+    if isinstance(net, WindowNet):
+        return window_features(net, clips, features)
+    out = with_skeleton_context(clips, features)
+    return out if net is None else context_features(net, out)
 
 
 def add_streams(clips: Sequence[Clip], streams: Sequence[str], info: dict[str, Any], nets: StreamNets) -> list[Clip]:
@@ -77,10 +89,26 @@ def context_features(net: ContextNet, clips: Sequence[Clip], batch_size: int = 6
     return out
 
 
+@torch.inference_mode()
+def window_features(net: WindowNet, clips: Sequence[Clip], features: FeatureConfig, batch_size: int = 16) -> list[Clip]:
+    """Copies of ``prepared`` clips whose context stream is the window net's per-frame embedding."""
+    net.eval()
+    layout, cfg = get_layout(features.layout), net.cfg
+    out: list[Clip] = []
+    for s in range(0, len(clips), batch_size):
+        chunk = clips[s : s + batch_size]
+        wins = [prefix_windows(np.asarray(c.pose), layout, features, cfg.window, cfg.span) for c in chunk]
+        _, emb = net(pad_stack(wins))  # (B, T, 128)
+        out += [replace(c, context=emb[i, : c.num_frames].numpy().copy()) for i, c in enumerate(chunk)]
+    return out
+
+
 def fit_context_net(
     train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
 ) -> tuple[ContextNet, dict[str, Any]]:
     """Train (or reload) the context network on the training clips; returns it and its description."""
+    if cfg.context_net.window > 0:
+        return _fit_window_net(train, val, num_classes, cfg, out_dir, seed)
     descriptors = with_skeleton_context(prepared(train, cfg.features), cfg.features)
     dim = descriptors[0].context.shape[1]
     torch.manual_seed(seed)
@@ -88,6 +116,21 @@ def fit_context_net(
     net.norm.fit(torch.from_numpy(np.concatenate([c.context for c in descriptors])))
     train_context_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.context_train, out_dir, seed)
     desc = {"input_dim": dim, "num_classes": num_classes, "config": to_dict(cfg.context_net)}
+    return net.eval(), desc
+
+
+def _fit_window_net(
+    train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
+) -> tuple[WindowNet, dict[str, Any]]:
+    win = cfg.context_net
+    if win.window % 4 or win.span < 1 or win.prefixes < 1:
+        raise ValueError(f"context_net.window must be a multiple of 4 and span, prefixes >= 1; got {win}")
+    persons, _ = _num_persons_joints(train)
+    dist, motion = window_dims(persons, get_layout(cfg.features.layout))
+    torch.manual_seed(seed)
+    net = WindowNet(dist, motion, num_classes, win)
+    train_window_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, win, cfg.context_train, out_dir, seed)
+    desc = {"dist_dim": dist, "motion_dim": motion, "num_classes": num_classes, "config": to_dict(win)}
     return net.eval(), desc
 
 
@@ -119,13 +162,7 @@ def fold_action_nets(
     Stage 2 then learns from training-clip action features as good (or as bad) as those it will
     meet on new clips, instead of features of a network that memorised its training clips.
     """
-    rng = np.random.default_rng(seed)
-    fold, counter = {}, 0
-    for label in sorted({c.label for c in train}):  # stratified: deal each class's clips round-robin
-        ids = [c.clip_id for c in train if c.label == label]
-        for i in rng.permutation(len(ids)):
-            fold[ids[i]] = counter % cfg.action_folds
-            counter += 1
+    fold = _folds(train, cfg.action_folds, seed)
     nets = {}
     for k in range(cfg.action_folds):
         rest = [c for c in train if fold[c.clip_id] != k]
@@ -134,30 +171,74 @@ def fold_action_nets(
     return nets
 
 
-def _action_streams(clips: list[Clip], features: FeatureConfig, nets: dict[str, ActionNet] | ActionNet) -> list[Clip]:
-    """Action features per clip, from one network or from each clip's out-of-fold network."""
-    if isinstance(nets, ActionNet):
-        return action_features(nets, clips, features)
+def fold_context_nets(
+    train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
+) -> dict[str, ContextNet | WindowNet]:
+    """{clip id: a context (or window) network that never saw that clip}, from ``cfg.context_folds``
+    networks: stage 1 learns how far to trust the context stream from features as good as on new clips."""
+    fold = _folds(train, cfg.context_folds, seed)
+    nets = {}
+    for k in range(cfg.context_folds):
+        rest = [c for c in train if fold[c.clip_id] != k]
+        net, _ = fit_context_net(rest, val, num_classes, cfg, out_dir / f"context_net_fold{k}", seed)
+        nets.update({cid: net for cid, f in fold.items() if f == k})
+    return nets
+
+
+def _folds(train: Sequence[Clip], k: int, seed: int) -> dict[str, int]:
+    """{clip id: fold in 0..k-1}, stratified: each class's clips dealt round-robin in a seeded order."""
+    rng = np.random.default_rng(seed)
+    fold, counter = {}, 0
+    for label in sorted({c.label for c in train}):
+        ids = [c.clip_id for c in train if c.label == label]
+        for i in rng.permutation(len(ids)):
+            fold[ids[i]] = counter % k
+            counter += 1
+    return fold
+
+
+def _per_clip_nets(clips: list[Clip], nets: dict[str, Any] | Any, compute) -> list[Clip]:
+    """``compute(net, clips)`` with one network, or with each clip's own (out-of-fold) network."""
+    if not isinstance(nets, dict):
+        return compute(nets, clips)
     out = {}
     for net in {id(n): n for n in nets.values()}.values():
         group = [c for c in clips if nets[c.clip_id] is net]
-        out.update({c.clip_id: c for c in action_features(net, group, features)})
+        out.update({c.clip_id: c for c in compute(net, group)})
     return [out[c.clip_id] for c in clips]
 
 
-def make_transform(cfg: ExperimentConfig, skeleton_context: bool, nets: StreamNets):
-    """Per-batch training transform: augment the pose, recompute the streams (None if disabled)."""
+def make_transform(cfg: ExperimentConfig, skeleton_context: bool, nets: StreamNets, cache_size: int = 4096):
+    """Per-batch training transform: augment the pose, recompute the streams (None if disabled).
+
+    The streams are a pure function of the pose (frozen networks), so they are memoised by pose
+    content (at most ``cache_size`` clips): with mirroring alone each clip has two versions, and
+    every epoch after the first costs no network pass. Results are the same as without the cache."""
     if not cfg.augment.enabled:
         return None
     if "context" in cfg.streams and not skeleton_context:
         raise ValueError("pose augmentation needs pose-derived streams; this context stream comes from the dataset")
     layout = get_layout(cfg.features.layout)
+    cache: dict[bytes, Clip] = {}
 
     def transform(clips: list[Clip], rng: np.random.Generator) -> list[Clip]:
         out = [
             replace(c, pose=augment(np.asarray(c.pose), rng, cfg.augment, layout), context=None, action=None)
             for c in clips
         ]
-        return pose_streams(out, cfg.streams, skeleton_context, cfg.features, nets, training=True)
+        keys = [_pose_key(c) for c in out]
+        todo = {k: c for k, c in zip(keys, out, strict=True) if k not in cache}
+        done = pose_streams(list(todo.values()), cfg.streams, skeleton_context, cfg.features, nets, training=True)
+        fresh = dict(zip(todo, done, strict=True)) if todo else {}
+        if len(cache) + len(fresh) <= cache_size:
+            cache.update(fresh)
+        return [cache[k] if k in cache else fresh[k] for k in keys]
 
     return transform
+
+
+def _pose_key(clip: Clip) -> bytes:
+    """A digest of the clip's identity and pose values (what its pose-derived streams depend on)."""
+    pose = np.ascontiguousarray(clip.pose)
+    head = f"{clip.clip_id}|{pose.dtype}|{pose.shape}".encode()
+    return hashlib.blake2b(head + pose.tobytes(), digest_size=16).digest()

@@ -5,9 +5,9 @@ best weights, logs metrics to CSV and TensorBoard, shows a progress bar, and aft
 writes a resumable state (weights, optimizer, counters) atomically. Each epoch reseeds torch
 from (seed, epoch), so a run interrupted and resumed gives the same weights as one that was not.
 
-Phases: ``train_action_net`` (the skeleton classifier), ``train_context_net`` (the skeleton-only
-context network), ``train_teachers`` (Bi-LSTMs on whole clips, L_C) and ``train_students``
-(causal LSTMs, L_C + alpha * distillation, teachers frozen).
+Phases: ``train_action_net`` (the skeleton classifier), ``train_context_net`` and
+``train_window_net`` (the skeleton-only context networks), ``train_teachers`` (Bi-LSTMs on whole
+clips, L_C) and ``train_students`` (causal LSTMs, L_C + alpha * distillation, teachers frozen).
 """
 
 from __future__ import annotations
@@ -32,17 +32,18 @@ from earlyact.checkpoint import (
     optimizer_to_tensors,
     save_tensors,
 )
-from earlyact.config import AugmentConfig, FeatureConfig, LossConfig, TrainConfig
+from earlyact.config import AugmentConfig, ContextNetConfig, FeatureConfig, LossConfig, TrainConfig
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import ratio_accuracy
-from earlyact.features import action_inputs, prepared, with_skeleton_context
+from earlyact.features import action_inputs, prefix_windows, prepared, with_skeleton_context
 from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
 from earlyact.methods import Method
-from earlyact.models import ActionNet, ContextNet, Predictor
+from earlyact.models import ActionNet, ContextNet, Predictor, WindowNet
 from earlyact.skeleton import get_layout
 from earlyact.storage import atomic_write_json, atomic_write_text
 
 LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
+Encode = Callable[[Sequence[Clip], np.random.Generator | None], Batch]  # clips -> batch (rng: frames drawn)
 
 
 @dataclass
@@ -271,7 +272,7 @@ def train_action_net(
 ) -> FitResult:  # fmt: skip
     """Train the skeleton network as a per-frame classifier (cross-entropy on every frame)."""
 
-    def encode(clips: Sequence[Clip]) -> Batch:
+    def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
         inputs = action_inputs(prepared(clips, features), features)
         lengths, labels = torch.tensor([len(x) for x in inputs]), torch.tensor([c.label for c in clips])
         return Batch(lengths=lengths, labels=labels, joints=pad_stack(inputs))
@@ -287,7 +288,7 @@ def train_context_net(
 ) -> FitResult:  # fmt: skip
     """Train the context network as a per-frame classifier on the skeleton descriptor of (augmented) poses."""
 
-    def encode(clips: Sequence[Clip]) -> Batch:
+    def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
         return make_batch(with_skeleton_context(prepared(clips, features), features), ["context"])
 
     return _fit_frame_classifier(
@@ -295,23 +296,46 @@ def train_context_net(
     )
 
 
+def train_window_net(
+    net: WindowNet, train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
+    ratios: Sequence[float], window: ContextNetConfig, cfg: TrainConfig, out_dir: Path, seed: int,
+) -> FitResult:  # fmt: skip
+    """Train the window net on random prefixes: ``window.prefixes`` frames drawn per clip and batch,
+    each frame's window of the prefix seen so far (DD-Net's random-prefix training)."""
+    layout = get_layout(features.layout)
+
+    def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
+        wins = []
+        for c in prepared(clips, features):
+            rows = None if rng is None else rng.integers(0, c.num_frames, window.prefixes)
+            wins.append(prefix_windows(np.asarray(c.pose), layout, features, window.window, window.span, rows))
+        lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
+        return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
+
+    return _fit_frame_classifier(
+        net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed,
+        "window net", sampled=True,
+    )  # fmt: skip
+
+
 def _fit_frame_classifier(
-    net: nn.Module, logits: Callable[[Batch], torch.Tensor], encode: Callable[[Sequence[Clip]], Batch],
+    net: nn.Module, logits: Callable[[Batch], torch.Tensor], encode: Encode,
     train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
-    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, desc: str,
+    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, desc: str, sampled: bool = False,
 ) -> FitResult:  # fmt: skip
     """A network trained alone as a per-frame classifier (cross-entropy on every frame) on clips
-    augmented afresh per batch, then ``encode``d; scored on the unaugmented validation clips."""
+    augmented afresh per batch, then ``encode``d (with a generator when ``sampled``: the encoder
+    draws which frames to train on); scored on every frame of the unaugmented validation clips."""
     layout = get_layout(features.layout)
 
     def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
-        if rng is not None:
+        if rng is not None and aug.enabled:
             clips = [replace(c, pose=augment(np.asarray(c.pose), rng, aug, layout)) for c in clips]
-        return encode(clips)
+        return encode(clips, rng if sampled else None)
 
     def batches(gen: torch.Generator) -> list[Batch]:
         idx = batch_indices(len(train), cfg.batch_size, gen)
-        return [to_batch([train[i] for i in c], _rng(gen) if aug.enabled else None) for c in idx]
+        return [to_batch([train[i] for i in c], _rng(gen) if aug.enabled or sampled else None) for c in idx]
 
     def loss_fn(b: Batch):
         return frame_cross_entropy(logits(b), b.labels, b.lengths), {}
