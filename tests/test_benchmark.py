@@ -68,7 +68,7 @@ def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, caps
     per_fold = np.array(res["accuracy_per_fold"]["kd-ms-lstm"])  # (folds, ratios), 6 test clips each
     assert per_fold.shape == (3, 10)
     np.testing.assert_allclose(res["accuracy"]["kd-ms-lstm"], per_fold.mean(0), atol=0.01)  # pooled = equal folds
-    assert res["stream_specs"]["context"]["network"] == "context_net" and res["extract"]["workers"] == 1
+    assert res["stream_specs"]["context"]["network"] == "window_net" and res["extract"]["workers"] == 1
     assert res["train_compute_s"] > 0
     assert "leave-one-sequence-out" in (tmp_path / "doc" / "ut.md").read_text()
     stamp = (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns

@@ -61,7 +61,8 @@ Data: JHMDB ground-truth 2D joints (`pos_world`, 15 joints, one person), {len(in
 training file `{train_path}`, test file `{test_path}` ({results["n_clips"]} test clips). Streams read
 by the models: {", ".join(results["streams"])} (context = {_context_words(results)}, action = the action
 network's LSTM state; no RGB). Accuracy in %, mean ±
-std over seeds; `teacher` sees the whole clip (offline upper bound)."""
+std over seeds; `teacher` sees the whole clip (offline upper bound). Discussion (where the distillation helps, where
+it does not, and why; settings chosen on validation): README.md, "What the numbers say so far"."""
         write_report(results, out_dir, report, "JHMDB early action prediction", intro)
     return results
 
@@ -108,6 +109,10 @@ UT_DEFAULTS = [
     "features.hold_missing=true",  # a person lost for some frames (a hug hides one) keeps its last pose
     "features.per_person=true",  # each body centred on itself, positions as offsets
     "context_net.channels=32",
+    "context_net.window=32",  # stage 1: the window net over each frame's observed prefix, resampled to 32 frames,
+    "context_net.span=192",  # covering a whole segmented clip (set 1: 59-183 frames)
+    "context_net.prefixes=8",
+    "context_train.epochs=80",
     "augment.enabled=true",
     "augment.scale=0",
     "augment.rotation=0",

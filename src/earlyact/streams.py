@@ -105,8 +105,9 @@ def window_features(net: WindowNet, clips: Sequence[Clip], features: FeatureConf
 
 def fit_context_net(
     train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
-) -> tuple[ContextNet, dict[str, Any]]:
-    """Train (or reload) the context network on the training clips; returns it and its description."""
+) -> tuple[ContextNet | WindowNet, dict[str, Any]]:
+    """Train (or reload) the context (or, with ``context_net.window``, window) network on the
+    training clips; returns it and its description."""
     if cfg.context_net.window > 0:
         return _fit_window_net(train, val, num_classes, cfg, out_dir, seed)
     descriptors = with_skeleton_context(prepared(train, cfg.features), cfg.features)

@@ -1,0 +1,78 @@
+"""The frozen stream networks alone on the test clips of a finished JHMDB benchmark run: how well
+the context (or window) network and the action network classify by themselves, next to the
+methods built on them. A diagnostic read after the run; it chooses nothing.
+
+    python benchmarks/stream_accuracy.py runs/jhmdb [--train ../shared/data/jhmdb/GT_train_1.pkl]
+        [--test ../shared/data/jhmdb/GT_test_1.pkl]
+
+Prints accuracy (%) per observation ratio, mean over the run's seeds, for each network alone and
+for the run's methods (from its results.json). ``--on train`` scores the training file instead
+(in-sample: what the stages were trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from earlyact.checkpoint import load_checkpoint
+from earlyact.config import FeatureConfig, from_dict
+from earlyact.data import make_batch, pad_stack
+from earlyact.evaluate import ratio_predictions
+from earlyact.features import action_inputs, prepared
+from earlyact.jhmdb import load_gt_pickles
+from earlyact.models import StreamNets
+from earlyact.streams import pose_streams
+
+
+@torch.inference_mode()
+def network_accuracy(checkpoint: Path, clips, ratios) -> dict[str, np.ndarray]:
+    """{network: accuracy (%) per ratio} of the stream networks saved in ``checkpoint``."""
+    bundle = load_checkpoint(checkpoint)
+    features = from_dict(FeatureConfig, bundle.info["features"])
+    labels = np.array([c.label for c in clips])
+    out = {}
+    if bundle.nets.context is not None:
+        net = bundle.nets.context
+        batch = make_batch(pose_streams(clips, ["context"], True, features, StreamNets(context=net)), ["context"])
+        out[f"{type(net).__name__} alone"] = ratio_predictions(net.head(batch.context), batch.lengths, ratios)
+    if bundle.nets.action is not None:
+        inputs = action_inputs(prepared(clips, features), features)
+        logits, _ = bundle.nets.action(pad_stack(inputs))  # (B, T, K)
+        out["ActionNet alone"] = ratio_predictions(logits, torch.tensor([len(x) for x in inputs]), ratios)
+    return {name: 100 * (pred == labels[None]).mean(1) for name, pred in out.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--train", type=Path, default=Path("../shared/data/jhmdb/GT_train_1.pkl"))
+    ap.add_argument("--test", type=Path, default=Path("../shared/data/jhmdb/GT_test_1.pkl"))
+    ap.add_argument("--on", choices=["test", "train"], default="test", help="the clips to score (train: in-sample)")
+    args = ap.parse_args()
+    results = json.loads((args.run / "results.json").read_text())
+    ratios = results["ratios"]
+    index, clips = load_gt_pickles(args.train, args.test)
+    split = {e.clip_id: e.split for e in index.clips}
+    test = [c for c in clips if split[c.clip_id] == args.on]
+    rows: dict[str, list[np.ndarray]] = {}
+    for seed in results["seeds"]:
+        checkpoint = args.run / f"seed_{seed}" / "kd-ms-lstm" / "checkpoint"
+        for name, acc in network_accuracy(checkpoint, test, ratios).items():
+            rows.setdefault(name, []).append(acc)
+    table = {name: np.mean(v, axis=0) for name, v in rows.items()}
+    if args.on == "test":
+        table.update({m: np.array(v) for m, v in results["accuracy"].items()})
+    print(f"{args.run}: {args.on} accuracy (%) per ratio, mean over seeds {results['seeds']}\n")
+    print("| model | " + " | ".join(f"{r:g}" for r in ratios) + " | mean |")
+    print("|---" * (len(ratios) + 2) + "|")
+    for name, acc in table.items():
+        print(f"| {name} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} |")
+
+
+if __name__ == "__main__":
+    main()
