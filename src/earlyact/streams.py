@@ -163,13 +163,8 @@ def fold_action_nets(
     Stage 2 then learns from training-clip action features as good (or as bad) as those it will
     meet on new clips, instead of features of a network that memorised its training clips.
     """
-    fold = _folds(train, cfg.action_folds, seed)
-    nets = {}
-    for k in range(cfg.action_folds):
-        rest = [c for c in train if fold[c.clip_id] != k]
-        net, _ = fit_action_net(rest, val, num_classes, cfg, out_dir / f"action_net_fold{k}", seed)
-        nets.update({cid: net for cid, f in fold.items() if f == k})
-    return nets
+    return _fold_nets(train, cfg.action_folds, seed, lambda rest, k: fit_action_net(
+        rest, val, num_classes, cfg, out_dir / f"action_net_fold{k}", seed)[0])  # fmt: skip
 
 
 def fold_context_nets(
@@ -177,17 +172,13 @@ def fold_context_nets(
 ) -> dict[str, ContextNet | WindowNet]:
     """{clip id: a context (or window) network that never saw that clip}, from ``cfg.context_folds``
     networks: stage 1 learns how far to trust the context stream from features as good as on new clips."""
-    fold = _folds(train, cfg.context_folds, seed)
-    nets = {}
-    for k in range(cfg.context_folds):
-        rest = [c for c in train if fold[c.clip_id] != k]
-        net, _ = fit_context_net(rest, val, num_classes, cfg, out_dir / f"context_net_fold{k}", seed)
-        nets.update({cid: net for cid, f in fold.items() if f == k})
-    return nets
+    return _fold_nets(train, cfg.context_folds, seed, lambda rest, k: fit_context_net(
+        rest, val, num_classes, cfg, out_dir / f"context_net_fold{k}", seed)[0])  # fmt: skip
 
 
-def _folds(train: Sequence[Clip], k: int, seed: int) -> dict[str, int]:
-    """{clip id: fold in 0..k-1}, stratified: each class's clips dealt round-robin in a seeded order."""
+def _fold_nets(train: Sequence[Clip], k: int, seed: int, fit) -> dict[str, Any]:
+    """{clip id: ``fit(clips of the other folds, fold)``} over k stratified folds: each class's clips
+    dealt round-robin in a seeded order."""
     rng = np.random.default_rng(seed)
     fold, counter = {}, 0
     for label in sorted({c.label for c in train}):
@@ -195,7 +186,11 @@ def _folds(train: Sequence[Clip], k: int, seed: int) -> dict[str, int]:
         for i in rng.permutation(len(ids)):
             fold[ids[i]] = counter % k
             counter += 1
-    return fold
+    nets = {}
+    for j in range(k):
+        net = fit([c for c in train if fold[c.clip_id] != j], j)
+        nets.update({cid: net for cid, f in fold.items() if f == j})
+    return nets
 
 
 def _per_clip_nets(clips: list[Clip], nets: dict[str, Any] | Any, compute) -> list[Clip]:
