@@ -173,3 +173,56 @@ def test_out_of_fold_context_nets_never_saw_their_clips_and_feed_training_clips(
         own = streams.window_features(folds[clip.clip_id], prepared([clip], cfg.features), cfg.features)[0]
         np.testing.assert_allclose(a.context, own.context, atol=1e-6)  # training: its out-of-fold network
         assert not np.allclose(a.context, b.context)  # new clips: the network trained on all clips
+
+
+def test_fused_prediction_is_the_weighted_product_of_students_and_context_net(tmp_path, tiny_cfg):
+    from dataclasses import replace
+
+    import torch
+
+    from earlyact.checkpoint import load_checkpoint
+    from earlyact.config import ContextNetConfig, TrainConfig
+    from earlyact.data import make_batch
+    from earlyact.evaluate import ratio_predictions
+    from earlyact.experiment import describe_streams, evaluate_checkpoint, run_seed
+    from earlyact.streams import add_streams
+    from earlyact.synthetic import make_dataset
+
+    cfg = replace(
+        tiny_cfg,
+        methods=["kd-ms-lstm", "teacher"],
+        model=replace(tiny_cfg.model, fuse_context=0.7),
+        context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
+        context_train=TrainConfig(epochs=2, batch_size=8),
+    )
+    index, clips = make_dataset(cfg.demo)
+    train = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "train"]
+    test = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "test"]
+    preds = run_seed(train, test, index.classes, cfg, tmp_path, 0, describe_streams(index, train, cfg))
+    bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
+    b = make_batch(add_streams(test, cfg.streams, bundle.info, bundle.nets), cfg.streams)
+    with torch.no_grad():
+        stage = bundle.predictor.eval().forward_students(b.context, b.action)[-1].logits  # (B, T, K)
+        own = bundle.nets.context.eval().head(b.context)  # the window net's classifier on its embedding
+    probs = stage.softmax(-1) ** 0.3 * own.softmax(-1) ** 0.7  # unnormalised product of experts
+    expected = ratio_predictions(probs.log(), b.lengths, cfg.ratios)
+    assert not np.array_equal(expected, ratio_predictions(stage, b.lengths, cfg.ratios))  # fusion changes some
+    assert np.array_equal(preds["kd-ms-lstm"], expected)
+    assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), expected)  # the setting is saved
+    teacher = load_checkpoint(tmp_path / "teacher" / "checkpoint")  # the offline teacher is never fused
+    with torch.no_grad():
+        offline = teacher.predictor.eval().forward_teachers(b.context, b.action, b.lengths)[-1].logits
+    assert np.array_equal(preds["teacher"], ratio_predictions(offline, b.lengths, cfg.ratios))
+
+
+def test_fusion_needs_a_context_network_and_a_weight_in_0_1():
+    import torch
+
+    from earlyact.experiment import fusion_head
+    from earlyact.models import StreamNets, fuse_logits
+
+    with pytest.raises(ValueError, match="context network"):
+        fusion_head(StreamNets(), 0.5)
+    assert fusion_head(StreamNets(), 0.0) is None
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fuse_logits(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3), 1.5)

@@ -29,6 +29,7 @@ JHMDB_DEFAULTS = [
     "augment.mirror=0.5",  # left-right mirror images only
     "model.hidden1=128",
     "model.hidden2=128",
+    "model.fuse_context=0.5",  # students x the window net's own classifier (benchmarks/fusion_validation.py)
 ]  # dotted overrides applied before the user's own: chosen on a validation part of GT_train_1 (README)
 
 
@@ -50,7 +51,8 @@ def benchmark_jhmdb(
     from earlyact.jhmdb import load_gt_pickles
 
     index, clips = load_gt_pickles(train_path, test_path)
-    extra = {"train_file": str(train_path), "test_file": str(test_path), "command": command}
+    extra = {"train_file": str(train_path), "test_file": str(test_path), "command": command,
+             "fuse_context": cfg.model.fuse_context}  # fmt: skip
     results = _run(index, clips, cfg, out_dir, extra)
     if report is not None:
         compute = sum(results["compute_seconds"].values())
@@ -60,11 +62,20 @@ over seeds {results["seeds"]} and over interrupted and resumed parts of the run.
 Data: JHMDB ground-truth 2D joints (`pos_world`, 15 joints, one person), {len(index.classes)} classes,
 training file `{train_path}`, test file `{test_path}` ({results["n_clips"]} test clips). Streams read
 by the models: {", ".join(results["streams"])} (context = {_context_words(results)}, action = the action
-network's LSTM state; no RGB). Accuracy in %, mean ±
+network's LSTM state; no RGB). {_fusion_words(cfg.model.fuse_context)} Accuracy in %, mean ±
 std over seeds; `teacher` sees the whole clip (offline upper bound). Discussion (where the distillation helps, where
 it does not, and why; settings chosen on validation): README.md, "What the numbers say so far"."""
         write_report(results, out_dir, report, "JHMDB early action prediction", intro)
     return results
+
+
+def _fusion_words(weight: float) -> str:
+    if weight <= 0:
+        return "The students' prediction is their last stage's."
+    return (
+        "The students' prediction fuses their last stage with the context network's own classifier, "
+        f"(1 - w) log p_stage + w log p_context with w = `model.fuse_context` = {weight:g} (the teacher's: not fused)."
+    )
 
 
 def _context_words(results: dict[str, Any]) -> str:
@@ -167,13 +178,15 @@ def benchmark_ut_interaction(
     results["mean_over_ratios"] = {m: round(float(np.mean(v)), 2) for m, v in results["accuracy"].items()}
     results["accuracy_per_fold"] = results.pop("accuracy_per_seed")  # std: over folds
     results.update(folds=folds, root=str(root), features=str(feats), command=command,
-                   extract_wall_s=round(extract_s, 1), train_compute_s=round(compute, 1),
-                   extract=to_dict(extract_cfg), stream_specs=describe_streams(index, clips, cfg))  # fmt: skip
+                   fuse_context=cfg.model.fuse_context, extract_wall_s=round(extract_s, 1),
+                   train_compute_s=round(compute, 1), extract=to_dict(extract_cfg),
+                   stream_specs=describe_streams(index, clips, cfg))  # fmt: skip
     write_results(results, out)
     if report is not None:
         intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s in this
 call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for {len(folds)} folds
 × seeds {cfg.seeds} (summed over interrupted and resumed parts). Context stream: {_context_words(results)}.
+{_fusion_words(cfg.model.fuse_context)}
 
 Data: `{root}`, {len(clips)} clips, {len(index.classes)} classes, leave-one-sequence-out (each sequence's clips are
 tested once by the model trained on the others; accuracy pooled over all test clips, ± = std over folds). Streams:

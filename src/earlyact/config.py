@@ -98,6 +98,8 @@ class ModelConfig:
     hidden1: int = 256  # stage-1 student units; the Bi-LSTM teacher has hidden1/2 per direction
     hidden2: int = 256  # stage-2 student units; teacher likewise hidden2/2 per direction
     dropout: float = 0.3  # dropout on stage inputs during training (0 disables)
+    fuse_context: float = 0.0  # weight w of the skeleton context network's own class log-probabilities in
+    # the students' final prediction, (1 - w) log p_stage + w log p_context (0: the paper's predictor alone)
 
 
 @dataclass

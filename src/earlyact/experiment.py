@@ -22,7 +22,7 @@ from earlyact.config import ExperimentConfig, dump_yaml, to_dict
 from earlyact.data import Clip, DatasetIndex, load_dataset, make_batch, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_predictions, results_dict, write_results
 from earlyact.methods import get_method
-from earlyact.models import Predictor
+from earlyact.models import Predictor, fuse_logits
 from earlyact.storage import atomic_write_json
 from earlyact.streams import (
     StreamNets,
@@ -63,8 +63,14 @@ def predict_ratios(
     clips: Sequence[Clip],
     streams: Sequence[str],
     ratios: Sequence[float],
+    context_head: torch.nn.Module | None = None,
+    fuse: float = 0.0,
 ) -> np.ndarray:
-    """(R, N) predicted classes; students causally, teachers (offline) on the whole clip."""
+    """(R, N) predicted classes; students causally, teachers (offline) on the whole clip.
+
+    With ``fuse`` > 0 the students' last stage is fused with ``context_head`` (the skeleton context
+    network's classifier) reading the clips' context stream (``models.fuse_logits``); the offline
+    teachers are never fused."""
     model.eval()
     preds = []
     for s in range(0, len(clips), 64):
@@ -74,8 +80,20 @@ def predict_ratios(
             if offline
             else model.forward_students(b.context, b.action)
         )
-        preds.append(ratio_predictions(outs[-1].logits, b.lengths, ratios))
+        logits = outs[-1].logits  # (B, T, K)
+        if fuse > 0 and not offline:
+            logits = fuse_logits(logits, context_head(b.context), fuse)
+        preds.append(ratio_predictions(logits, b.lengths, ratios))
     return np.concatenate(preds, axis=1)
+
+
+def fusion_head(nets: StreamNets, fuse: float) -> torch.nn.Module | None:
+    """The classifier fused with the students (``ModelConfig.fuse_context``), None when not fusing."""
+    if fuse <= 0:
+        return None
+    if nets.context is None:
+        raise ValueError("model.fuse_context > 0 needs a skeleton context network (context_net.channels > 0)")
+    return nets.context.eval().head
 
 
 def run_seed(
@@ -158,7 +176,8 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
-    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios)
+    fuse = cfg.model.fuse_context
+    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, fusion_head(nets, fuse), fuse)
     atomic_write_json(done, {"ratios": list(cfg.ratios), "predictions": preds.tolist()})
     return preds
 
@@ -240,7 +259,9 @@ def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[
     streams = bundle.info["streams"]
     clips = add_streams(clips, streams, bundle.info, bundle.nets)
     clips = [replace(c, context=c.context if "context" in streams else None) for c in clips]
-    return predict_ratios(bundle.predictor, get_method(bundle.info["method"]).offline, clips, streams, ratios)
+    fuse = bundle.info["model"].get("fuse_context", 0.0)
+    offline = get_method(bundle.info["method"]).offline
+    return predict_ratios(bundle.predictor, offline, clips, streams, ratios, fusion_head(bundle.nets, fuse), fuse)
 
 
 def _split(root: str | Path, split: str) -> tuple[DatasetIndex, list[Clip]]:

@@ -39,6 +39,14 @@ def lstm_step(x: torch.Tensor, state: State, lstm: nn.LSTM) -> State:
     return h, c
 
 
+def fuse_logits(stage: torch.Tensor, context: torch.Tensor, weight: float) -> torch.Tensor:
+    """(1 - w) log p_stage + w log p_context over the classes (last axis): a product of experts of the
+    students' last stage and the context network's own classifier (``ModelConfig.fuse_context``)."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"model.fuse_context must be in [0, 1], not {weight}")
+    return (1.0 - weight) * stage.log_softmax(-1) + weight * context.log_softmax(-1)
+
+
 @dataclass
 class StageOutput:
     hidden: torch.Tensor  # (B, T, H)

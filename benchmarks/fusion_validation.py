@@ -1,0 +1,87 @@
+"""Choose ``model.fuse_context`` on validation only: re-score the finished students of a JHMDB or
+UT-Interaction benchmark run on each seed's (and fold's) validation part, fused with the skeleton
+context network's classifier at several weights. Nothing is trained; test clips are never read.
+
+    python benchmarks/fusion_validation.py runs/jhmdb [--weights 0 0.25 0.5 0.75 1]
+    python benchmarks/fusion_validation.py runs/ut_win
+
+Prints, per method and weight, the validation accuracy (%) per observation ratio and its mean,
+averaged over the run's seed (and fold) folders. Weight 0 is the students alone, 1 the context
+network alone. The validation part is the one the run held out (``split_validation`` with the
+run's config and seed), so it is out of sample for every network of that folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from earlyact.checkpoint import load_checkpoint
+from earlyact.config import load_config
+from earlyact.data import Clip, load_dataset, split_validation
+from earlyact.experiment import fusion_head, predict_ratios
+from earlyact.jhmdb import load_gt_pickles
+from earlyact.streams import add_streams
+
+METHODS = ("lstm-ce", "ms-lstm", "kd-ms-lstm")
+
+
+def units(run: Path) -> list[tuple[Path, list[Clip]]]:
+    """(seed folder, the training clips its networks were fitted on, validation part included)."""
+    res = json.loads((run / "results.json").read_text())
+    if "train_file" in res:  # JHMDB
+        index, clips = load_gt_pickles(res["train_file"], res["test_file"])
+        split = {e.clip_id: e.split for e in index.clips}
+        train = [c for c in clips if split[c.clip_id] == "train"]
+        return [(d, train) for d in sorted(run.glob("seed_*"))]
+    index, clips = load_dataset(res["features"])  # UT-Interaction: one training set per fold
+    group = {e.clip_id: e.group for e in index.clips}
+    out = []
+    for fold in sorted(run.glob("fold_*")):
+        train = [c for c in clips if group[c.clip_id] != fold.name.removeprefix("fold_")]
+        out += [(d, train) for d in sorted(fold.glob("seed_*"))]
+    return out
+
+
+def score_unit(folder: Path, train: list[Clip], weights: list[float]) -> dict[tuple[str, float], np.ndarray]:
+    """{(method, weight): validation accuracy (%) per ratio} for one seed folder."""
+    cfg = load_config(folder.parent / "config.yaml")
+    seed = int(folder.name.removeprefix("seed_"))
+    _, val = split_validation(train, cfg.train.val_fraction, seed, cfg.train.val_by_group)
+    labels = np.array([c.label for c in val])
+    out, clips = {}, None
+    for method in METHODS:
+        bundle = load_checkpoint(folder / method / "checkpoint")
+        streams = bundle.info["streams"]
+        if clips is None:  # the methods of one folder share the frozen stream networks
+            clips = add_streams(val, streams, bundle.info, bundle.nets)
+        for w in weights:
+            pred = predict_ratios(bundle.predictor, False, clips, streams, cfg.ratios, fusion_head(bundle.nets, w), w)
+            out[(method, w)] = 100 * (pred == labels[None]).mean(1)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--weights", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    args = ap.parse_args()
+    found = units(args.run)
+    table: dict[tuple[str, float], list[np.ndarray]] = {}
+    for folder, train in found:
+        for key, acc in score_unit(folder, train, args.weights).items():
+            table.setdefault(key, []).append(acc)
+    ratios = load_config(found[0][0].parent / "config.yaml").ratios
+    print(f"validation accuracy (%), mean over {len(found)} seed/fold folders of {args.run}\n")
+    print("| method | fuse_context | " + " | ".join(f"{r:g}" for r in ratios) + " | mean |")
+    print("|---" * (len(ratios) + 3) + "|")
+    for (method, w), accs in table.items():
+        acc = np.mean(accs, axis=0)
+        print(f"| {method} | {w:g} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} |")
+
+
+if __name__ == "__main__":
+    main()
