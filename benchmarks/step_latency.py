@@ -59,13 +59,14 @@ def main() -> None:
         h2, lstm_state[1] = model.students[1].lstm(x2, lstm_state[1])
         model.students[1].head(h2)
 
-    window_net = WindowNet(*window_dims(1, JHMDB15), 21, ContextNetConfig(channels=64, window=32)).eval()
+    win = ContextNetConfig(channels=64, window=32)
+    window_net = WindowNet(*window_dims(1, JHMDB15), 21, win).eval()
     pose = np.random.default_rng(0).normal(size=(64, 1, 15, 2))
 
     @torch.inference_mode()
     def window() -> None:  # the newest frame's window of the last 64 frames, then the network
         rows = np.array([len(pose) - 1])
-        x = prefix_windows(pose, JHMDB15, FeatureConfig(), 32, 64, rows)  # (1, L, D)
+        x = prefix_windows(pose, JHMDB15, FeatureConfig(), win, rows)  # (1, L, D)
         window_net(torch.from_numpy(x)[None])
 
     rows = {

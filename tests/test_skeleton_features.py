@@ -117,10 +117,12 @@ def test_long_motion_is_the_displacement_over_k_frames():
     np.testing.assert_allclose(motion[:, :, 1], 0)
 
 
-def _windows(pose, length=8, span=64, rows=None):
+def _windows(pose, length=8, span=64, rows=None, duration=False):
+    from earlyact.config import ContextNetConfig
     from earlyact.features import prefix_windows
 
-    return prefix_windows(pose, COCO18, FeatureConfig(), length, span, rows)
+    window = ContextNetConfig(window=length, span=span, duration=duration)
+    return prefix_windows(pose, COCO18, FeatureConfig(), window, rows)
 
 
 def test_prefix_windows_are_causal_and_resample_the_prefix_seen():
@@ -148,6 +150,17 @@ def test_prefix_windows_distances_are_centred_per_window_and_span_limits_the_pre
     q = (xy + centre[:, None, None, :]).reshape(12, -1)
     np.testing.assert_allclose(motion[9].sum(0), q[9] - q[6], atol=1e-4)  # the last 4 frames only
     np.testing.assert_allclose(_windows(pose, span=4, rows=np.array([2, 9])), w[[2, 9]], atol=1e-6)
+
+
+def test_prefix_windows_duration_channel_says_how_much_was_seen():
+    from earlyact.features import window_dims
+
+    pose = _pose(T=12)
+    w = _windows(pose, span=4, duration=True)
+    assert w.shape[-1] == sum(window_dims(2, COCO18, duration=True)) == 1 + 2 * 153 + 2 * 36
+    seen = np.minimum(np.arange(12) + 1, 4)  # frames in each row's prefix, at most the span
+    np.testing.assert_allclose(w[..., 0], np.log(seen / 4)[:, None] * np.ones(8), atol=1e-6)
+    np.testing.assert_allclose(w[..., 1:], _windows(pose, span=4), atol=1e-6)  # the rest unchanged
 
 
 def test_prefix_windows_missing_person_gives_zeros_not_nan():

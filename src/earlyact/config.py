@@ -89,6 +89,7 @@ class ContextNetConfig:
     # of 4; models.WindowNet) instead of the causal temporal CNN
     span: int = 64  # the window net's prefix is at most the last this many frames (long streams stay O(1))
     prefixes: int = 4  # window net training: prefix ends drawn per clip and batch (all frames on validation)
+    duration: bool = False  # window rows also carry log(frames observed / span): how much of the action was seen
 
 
 @dataclass

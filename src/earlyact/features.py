@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from earlyact.config import FeatureConfig
+from earlyact.config import ContextNetConfig, FeatureConfig
 from earlyact.data import Clip, pad_stack
 from earlyact.skeleton import JointLayout, get_layout, hold_missing, normalize, order_left_right, person_offsets
 
@@ -142,16 +142,19 @@ def action_features(
 
 
 def prefix_windows(
-    pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig, length: int, span: int, rows: np.ndarray | None = None
+    pose: np.ndarray, layout: JointLayout, cfg: FeatureConfig, window: ContextNetConfig, rows: np.ndarray | None = None
 ) -> np.ndarray:
-    """(T, P, J, C) ``prepared`` pose -> (T, length, D) windows: row t is what DD-Net reads of the
-    frames seen by t (the last ``span`` at most), resampled to ``length`` frames.
+    """(T, P, J, C) ``prepared`` pose -> (T, L, D) windows: row t is what DD-Net reads of the frames
+    seen by t (the last ``window.span`` at most), resampled to L = ``window.window`` frames.
 
     Per window frame: each person's pairwise joint distances, minus and divided by their mean over
     the window (DD-Net's JCD), then every joint's motion to the next window frame, in body sizes
     (the last frame's is 0). Resampling the prefix makes the motion relative to the time observed.
     Missing -> 0. Row t depends on frames <= t only, and costs O(length), not O(t), online.
-    ``rows`` (frame indices) computes only those rows: (len(rows), length, D)."""
+    ``rows`` (frame indices) computes only those rows: (len(rows), L, D). With ``window.duration`` each
+    row starts with one more channel, log(frames in the window's prefix / span): resampling hides
+    whether a window holds a whole action or its first frames, and this says how much was seen."""
+    length, span = window.window, window.span
     xy, centre = normalize(pose, layout, cfg.min_confidence)
     q = xy + centre[:, None, None, :]  # (T, P, J, 2): scaled coordinates, global motion kept
     T = len(q)
@@ -169,11 +172,15 @@ def prefix_windows(
     motion = np.zeros_like(win)
     motion[:, :-1] = win[:, 1:] - win[:, :-1]
     n = len(ends)
-    out = np.concatenate([jcd.reshape(n, length, -1), motion.reshape(n, length, -1)], axis=-1)
+    parts = [jcd.reshape(n, length, -1), motion.reshape(n, length, -1)]
+    if window.duration:
+        parts.insert(0, np.broadcast_to(np.log((ends - starts) / span)[:, None, None], (n, length, 1)))
+    out = np.concatenate(parts, axis=-1)
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-def window_dims(num_persons: int, layout: JointLayout) -> tuple[int, int]:
-    """(distance channels, motion channels) of ``prefix_windows`` rows."""
+def window_dims(num_persons: int, layout: JointLayout, duration: bool = False) -> tuple[int, int]:
+    """(distance channels (with the duration channel, when there is one), motion channels) of
+    ``prefix_windows`` rows."""
     J = layout.num_joints
-    return num_persons * J * (J - 1) // 2, num_persons * J * 2
+    return num_persons * J * (J - 1) // 2 + int(duration), num_persons * J * 2

@@ -97,7 +97,7 @@ def window_features(net: WindowNet, clips: Sequence[Clip], features: FeatureConf
     out: list[Clip] = []
     for s in range(0, len(clips), batch_size):
         chunk = clips[s : s + batch_size]
-        wins = [prefix_windows(np.asarray(c.pose), layout, features, cfg.window, cfg.span) for c in chunk]
+        wins = [prefix_windows(np.asarray(c.pose), layout, features, cfg) for c in chunk]
         _, emb = net(pad_stack(wins))  # (B, T, 128)
         out += [replace(c, context=emb[i, : c.num_frames].numpy().copy()) for i, c in enumerate(chunk)]
     return out
@@ -127,7 +127,7 @@ def _fit_window_net(
     if win.window % 4 or win.span < 1 or win.prefixes < 1:
         raise ValueError(f"context_net.window must be a multiple of 4 and span, prefixes >= 1; got {win}")
     persons, _ = _num_persons_joints(train)
-    dist, motion = window_dims(persons, get_layout(cfg.features.layout))
+    dist, motion = window_dims(persons, get_layout(cfg.features.layout), win.duration)
     torch.manual_seed(seed)
     net = WindowNet(dist, motion, num_classes, win)
     train_window_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, win, cfg.context_train, out_dir, seed)

@@ -308,7 +308,7 @@ def train_window_net(
         wins = []
         for c in prepared(clips, features):
             rows = None if rng is None else rng.integers(0, c.num_frames, window.prefixes)
-            wins.append(prefix_windows(np.asarray(c.pose), layout, features, window.window, window.span, rows))
+            wins.append(prefix_windows(np.asarray(c.pose), layout, features, window, rows))
         lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
         return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
 
