@@ -20,17 +20,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from earlyact.benchmark import JHMDB_DEFAULTS
 from earlyact.checkpoint import load_checkpoint
 from earlyact.config import load_config
-from earlyact.data import ClipEntry, DatasetIndex, make_batch, split_validation
-from earlyact.evaluate import ratio_predictions
+from earlyact.data import ClipEntry, DatasetIndex, split_validation
 from earlyact.experiment import describe_streams, predict_ratios, run_seed
 from earlyact.jhmdb import clips_from_poses, read_gt_pickle
-from earlyact.models import StreamNets
-from earlyact.streams import add_streams, fit_context_net, pose_streams
+from earlyact.streams import add_streams, context_net_predictions, fit_context_net
 
 PHASES = ("context_net", "action_net", "teachers", "lstm-ce/students", "ms-lstm/students", "kd-ms-lstm/students")
 
@@ -66,11 +63,9 @@ def context_only(clips, classes, variants, out: Path, seed: int) -> None:
         train, val = split_validation(clips, cfg.train.val_fraction, seed)
         start = time.perf_counter()
         net, _ = fit_context_net(train, val, len(classes), cfg, out / name / f"seed_{seed}" / "context_net", seed)
-        batch = make_batch(pose_streams(val, ["context"], True, cfg.features, StreamNets(context=net)), ["context"])
-        with torch.no_grad():
-            logits = net.head(batch.context)  # (B, T, K): both context networks classify their embedding
-        pred = ratio_predictions(logits, batch.lengths, cfg.ratios)  # (R, N)
-        rows.append((name, 100 * (pred == batch.labels.numpy()[None]).mean(1), time.perf_counter() - start))
+        pred = context_net_predictions(net, val, cfg.features, cfg.ratios)  # (R, N)
+        labels = np.array([c.label for c in val])
+        rows.append((name, 100 * (pred == labels[None]).mean(1), time.perf_counter() - start))
     print(f"context network alone, validation accuracy (%) per ratio, seed {seed}\n")
     print("| variant | " + " | ".join(f"{r:g}" for r in cfg.ratios) + " | mean | seconds |")
     print("|---" * (len(cfg.ratios) + 3) + "|")

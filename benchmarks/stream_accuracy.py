@@ -21,12 +21,11 @@ import torch
 
 from earlyact.checkpoint import load_checkpoint
 from earlyact.config import FeatureConfig, from_dict
-from earlyact.data import make_batch, pad_stack
+from earlyact.data import pad_stack
 from earlyact.evaluate import ratio_predictions
 from earlyact.features import action_inputs, prepared
 from earlyact.jhmdb import load_gt_pickles
-from earlyact.models import StreamNets
-from earlyact.streams import pose_streams
+from earlyact.streams import context_net_predictions
 
 
 @torch.inference_mode()
@@ -38,8 +37,7 @@ def network_accuracy(checkpoint: Path, clips, ratios) -> dict[str, np.ndarray]:
     out = {}
     if bundle.nets.context is not None:
         net = bundle.nets.context
-        batch = make_batch(pose_streams(clips, ["context"], True, features, StreamNets(context=net)), ["context"])
-        out[f"{type(net).__name__} alone"] = ratio_predictions(net.head(batch.context), batch.lengths, ratios)
+        out[f"{type(net).__name__} alone"] = context_net_predictions(net, clips, features, ratios)
     if bundle.nets.action is not None:
         inputs = action_inputs(prepared(clips, features), features)
         logits, _ = bundle.nets.action(pad_stack(inputs))  # (B, T, K)

@@ -127,6 +127,15 @@ def test_early_stopping_keeps_best(tmp_path):
     assert state["done"] and res.epochs_run < 50
     assert state["epoch"] - state["best_epoch"] == 2
     assert res.best_score == pytest.approx(max(r["val_score"] for r in state["history"]), abs=1e-6)
+    # a finished phase is reused from its best weights alone (copies without optimizer state work)
+    (tmp_path / "optimizer.safetensors").unlink()
+    (tmp_path / "last.safetensors").unlink()
+    again = _model()
+    rerun = train_students(again, METHODS["ms-lstm"], _clips(), _clips(6, 1), ["context"], [1.0], cfg, _loss(),
+                           tmp_path, 0)  # fmt: skip
+    assert rerun.epochs_run == res.epochs_run and rerun.best_epoch == res.best_epoch
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[k], v)
 
 
 def test_transform_is_applied_to_every_training_batch(tmp_path):

@@ -23,7 +23,8 @@ import torch
 
 from earlyact.augment import augment
 from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
-from earlyact.data import Clip, pad_stack
+from earlyact.data import Clip, make_batch, pad_stack
+from earlyact.evaluate import ratio_predictions
 from earlyact.features import action_features, prefix_windows, prepared, window_dims, with_skeleton_context
 from earlyact.models import ActionNet, ContextNet, StreamNets, WindowNet
 from earlyact.skeleton import get_layout
@@ -101,6 +102,16 @@ def window_features(net: WindowNet, clips: Sequence[Clip], features: FeatureConf
         _, emb = net(pad_stack(wins))  # (B, T, 128)
         out += [replace(c, context=emb[i, : c.num_frames].numpy().copy()) for i, c in enumerate(chunk)]
     return out
+
+
+@torch.inference_mode()
+def context_net_predictions(
+    net: ContextNet | WindowNet, clips: Sequence[Clip], features: FeatureConfig, ratios: Sequence[float]
+) -> np.ndarray:
+    """(R, N) classes the context (or window) network alone predicts from the pose of ``clips`` at
+    each ratio: its own classifier on the embedding it gives stage 1 (a diagnostic and a baseline)."""
+    batch = make_batch(pose_streams(clips, ["context"], True, features, StreamNets(context=net)), ["context"])
+    return ratio_predictions(net.eval().head(batch.context), batch.lengths, ratios)
 
 
 def fit_context_net(

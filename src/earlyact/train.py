@@ -88,8 +88,10 @@ def fit(
     }
     if (out / "state.json").exists():
         state = json.loads((out / "state.json").read_text())
-        model.load_state_dict(load_tensors(out / "last.safetensors"))
-        optimizer_from_tensors(opt, load_tensors(out / "optimizer.safetensors"), state.pop("optimizer"))
+        opt_groups = state.pop("optimizer")
+        if not state["done"]:  # a finished phase needs only its best weights (loaded below)
+            model.load_state_dict(load_tensors(out / "last.safetensors"))
+            optimizer_from_tensors(opt, load_tensors(out / "optimizer.safetensors"), opt_groups)
     if not state["done"]:
         _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after)
     if (out / "best.safetensors").exists():
