@@ -213,6 +213,12 @@ def test_fused_prediction_is_the_weighted_product_of_students_and_context_net(tm
     with torch.no_grad():
         offline = teacher.predictor.eval().forward_teachers(b.context, b.action, b.lengths)[-1].logits
     assert np.array_equal(preds["teacher"], ratio_predictions(offline, b.lengths, cfg.ratios))
+    # another weight in the same folder: nothing retrained, the predictions recomputed
+    history = (tmp_path / "kd-ms-lstm" / "students" / "metrics.csv").read_text()
+    plain = replace(cfg, model=replace(cfg.model, fuse_context=0.0))
+    again = run_seed(train, test, index.classes, plain, tmp_path, 0, describe_streams(index, train, plain))
+    assert np.array_equal(again["kd-ms-lstm"], ratio_predictions(stage, b.lengths, cfg.ratios))
+    assert (tmp_path / "kd-ms-lstm" / "students" / "metrics.csv").read_text() == history
 
 
 def test_fusion_needs_a_context_network_and_a_weight_in_0_1():

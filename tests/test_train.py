@@ -174,3 +174,24 @@ def test_cosine_schedule_is_a_function_of_the_epoch(tmp_path):
     assert sorted(set(seen), reverse=True) == pytest.approx([0.1, 0.1 * 0.5 * (1 + np.cos(np.pi / 4)), 0.05,
                                                              0.1 * 0.5 * (1 + np.cos(3 * np.pi / 4))])  # fmt: skip
     assert len(seen) == 12
+
+
+def test_resume_with_other_settings_is_refused_naming_them(tmp_path):
+    from dataclasses import replace
+
+    from earlyact.config import LossConfig
+
+    clips, val = _clips(), _clips(6, seed=1)
+    cfg = TrainConfig(epochs=2, batch_size=4, lr=1e-2)
+    train_students(_model(), METHODS["kd-ms-lstm"], clips, val, ["context"], [1.0], cfg, LossConfig(), tmp_path, 0)
+    again = dict(model=_model(), method=METHODS["kd-ms-lstm"], train=clips, val=val, streams=["context"],
+                 ratios=[1.0], out_dir=tmp_path, seed=0)  # fmt: skip
+    train_students(**again, cfg=cfg, loss_cfg=LossConfig())  # the same settings: reused
+    with pytest.raises(ValueError, match=r"other settings \(loss.alpha1: 0.01 -> 0.1\)") as err:
+        train_students(**again, cfg=cfg, loss_cfg=LossConfig(alpha1=0.1))
+    assert str(tmp_path) in str(err.value)
+    with pytest.raises(ValueError, match="train.lr"):
+        train_students(**again, cfg=replace(cfg, lr=1e-3), loss_cfg=LossConfig())
+    fused = _model()
+    fused.cfg = replace(fused.cfg, fuse_context=0.5)  # acts on predictions only: still reused
+    train_students(**{**again, "model": fused}, cfg=cfg, loss_cfg=LossConfig())

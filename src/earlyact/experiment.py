@@ -153,8 +153,11 @@ def _fit_stream_nets(
 
 def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out: Path, seed) -> np.ndarray:
     done = out / "predictions.json"
-    if done.exists():
-        return np.array(json.loads(done.read_text())["predictions"])
+    fuse = cfg.model.fuse_context
+    if done.exists():  # reused when made with these ratios and fusion (else recomputed: no training)
+        saved = json.loads(done.read_text())
+        if saved["ratios"] == list(cfg.ratios) and saved.get("fuse_context", 0.0) == fuse:
+            return np.array(saved["predictions"])
     method = get_method(name)
     model = build_predictor(name, dims, len(info["classes"]), cfg, seed)
     fit_standardization(model, train)
@@ -176,9 +179,8 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
-    fuse = cfg.model.fuse_context
     preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, fusion_head(nets, fuse), fuse)
-    atomic_write_json(done, {"ratios": list(cfg.ratios), "predictions": preds.tolist()})
+    atomic_write_json(done, {"ratios": list(cfg.ratios), "fuse_context": fuse, "predictions": preds.tolist()})
     return preds
 
 

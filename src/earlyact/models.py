@@ -130,7 +130,7 @@ class Predictor(nn.Module):
         super().__init__()
         if context_dim <= 0 and action_dim <= 0:
             raise ValueError("the predictor needs at least one stream (context or action)")
-        self.context_dim, self.action_dim, self.two_stage = context_dim, action_dim, two_stage
+        self.context_dim, self.action_dim, self.two_stage, self.cfg = context_dim, action_dim, two_stage, cfg
         self.norm_context, self.norm_action = Standardize(context_dim), Standardize(action_dim)
         hiddens = [cfg.hidden1, cfg.hidden2] if two_stage else [cfg.hidden1]
         dims = self._input_dims(hiddens)
@@ -205,6 +205,7 @@ class ActionNet(nn.Module):
 
     def __init__(self, num_joints: int, in_channels: int, num_classes: int, cfg: ActionNetConfig):
         super().__init__()
+        self.cfg = cfg
         c1, c2 = cfg.point_channels
         self.point = nn.Sequential(
             nn.Conv1d(in_channels, c1, 1), nn.ReLU(), nn.Conv1d(c1, c2, 1), nn.ReLU()
@@ -265,6 +266,7 @@ class ContextNet(nn.Module):
 
     def __init__(self, input_dim: int, num_classes: int, cfg: ContextNetConfig):
         super().__init__()
+        self.cfg = cfg
         f, p = cfg.channels, cfg.dropout
         specs = [(input_dim, 2 * f, 1, 1), (2 * f, f, 3, 1), (f, f, 1, 1), (f, 2 * f, 3, 2), (2 * f, 2 * f, 3, 2),
                  (2 * f, 4 * f, 3, 4), (4 * f, 4 * f, 3, 4)]  # fmt: skip  # (in, out, kernel, dilation)

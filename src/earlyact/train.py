@@ -32,7 +32,7 @@ from earlyact.checkpoint import (
     optimizer_to_tensors,
     save_tensors,
 )
-from earlyact.config import AugmentConfig, ContextNetConfig, FeatureConfig, LossConfig, TrainConfig
+from earlyact.config import AugmentConfig, ContextNetConfig, FeatureConfig, LossConfig, TrainConfig, to_dict
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import ratio_accuracy
 from earlyact.features import action_inputs, prefix_windows, prepared, with_skeleton_context
@@ -69,15 +69,19 @@ def fit(
     seed: int,
     desc: str = "train",
     stop_after: int | None = None,
+    settings: dict | None = None,
 ) -> FitResult:
     """Train ``params`` of ``model``; resume from ``out_dir`` if a previous run left state there.
 
     ``batches(gen)`` returns one epoch of batches shuffled by ``gen``; ``score_fn()`` is the
     validation score (higher is better). On return the model holds the best weights.
     ``stop_after`` ends the call after that many epochs (to test interruption and resumption).
+    ``settings`` (with ``cfg`` and ``seed``) is what the phase's result depends on: saved in its
+    state, and a resume with other settings is refused instead of silently reusing stale weights.
     """
     out = Path(out_dir)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    settings = json.loads(json.dumps({"train": to_dict(cfg), "seed": seed, **(settings or {})}))
     state = {
         "epoch": 0,
         "best_score": -float("inf"),
@@ -85,9 +89,11 @@ def fit(
         "bad_epochs": 0,
         "done": False,
         "history": [],
+        "settings": settings,
     }
     if (out / "state.json").exists():
         state = json.loads((out / "state.json").read_text())
+        check_settings(out, state.get("settings", settings), settings)
         opt_groups = state.pop("optimizer")
         if not state["done"]:  # a finished phase needs only its best weights (loaded below)
             model.load_state_dict(load_tensors(out / "last.safetensors"))
@@ -97,6 +103,30 @@ def fit(
     if (out / "best.safetensors").exists():
         model.load_state_dict(load_tensors(out / "best.safetensors"))
     return FitResult(state["best_epoch"], state["best_score"], state["epoch"])
+
+
+def _trained_model_settings(model: Predictor) -> dict:
+    """The predictor's settings that training depends on (``fuse_context`` acts on predictions only)."""
+    return {k: v for k, v in to_dict(model.cfg).items() if k != "fuse_context"}
+
+
+def check_settings(out: Path, saved: dict, now: dict) -> None:
+    """Refuse to resume a phase whose saved settings differ from the current ones (naming them)."""
+    old, new = _flat(saved), _flat(now)
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:6])
+        raise ValueError(
+            f"{out}: this phase was trained with other settings ({detail}); "
+            "use another output folder, or delete this one to retrain it"
+        )
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
 
 
 def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after):
@@ -226,7 +256,8 @@ def train_teachers(
 
     params = list(model.teachers.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
-    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "teachers", stop_after)
+    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "teachers", stop_after,
+               {"streams": list(streams), "model": _trained_model_settings(model)})  # fmt: skip
 
 
 def train_students(
@@ -265,7 +296,9 @@ def train_students(
 
     params = list(model.students.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
-    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "students", stop_after)
+    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "students", stop_after,
+               {"streams": list(streams), "model": _trained_model_settings(model), "method": vars(method),
+                "loss": to_dict(loss_cfg)})  # fmt: skip
 
 
 def train_action_net(
@@ -321,7 +354,7 @@ def train_window_net(
 
 
 def _fit_frame_classifier(
-    net: nn.Module, logits: Callable[[Batch], torch.Tensor], encode: Encode,
+    net: ActionNet | ContextNet | WindowNet, logits: Callable[[Batch], torch.Tensor], encode: Encode,
     train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
     ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, desc: str, sampled: bool = False,
 ) -> FitResult:  # fmt: skip
@@ -343,8 +376,9 @@ def _fit_frame_classifier(
         return frame_cross_entropy(logits(b), b.labels, b.lengths), {}
 
     val_batch = to_batch(val)
+    settings = {"network": to_dict(net.cfg), "features": to_dict(features), "augment": to_dict(aug)}
     return fit(net, list(net.parameters()), batches, loss_fn, lambda: _val_score(logits, val_batch, ratios), cfg,
-               out_dir, seed, desc)  # fmt: skip
+               out_dir, seed, desc, settings=settings)  # fmt: skip
 
 
 @torch.no_grad()
