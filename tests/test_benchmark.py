@@ -2,6 +2,7 @@ import json
 import pickle
 
 import numpy as np
+import pytest
 from test_cli import TINY
 
 from earlyact.cli import main
@@ -71,6 +72,11 @@ def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, caps
     assert res["stream_specs"]["context"]["network"] == "window_net" and res["extract"]["workers"] == 1
     assert res["train_compute_s"] > 0
     assert "leave-one-sequence-out" in (tmp_path / "doc" / "ut.md").read_text()
+    confusion = np.array(res["confusion"]["1"])  # kd-ms-lstm at r = 1.0, summed over folds and seeds
+    assert res["confusion_method"] == "kd-ms-lstm" and confusion.sum() == 18 * len(res["seeds"])
+    np.testing.assert_array_equal(confusion.sum(1), 3 * len(res["seeds"]))  # 3 clips of each class
+    assert 100 * np.trace(confusion) / confusion.sum() == pytest.approx(res["accuracy"]["kd-ms-lstm"][-1], abs=0.01)
+    assert "summed over folds and seeds" in (tmp_path / "doc" / "ut.md").read_text()
     stamp = (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns
     assert main(args) == 0  # a second run reuses the features and every finished fold
     assert (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns == stamp

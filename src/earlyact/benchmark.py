@@ -163,13 +163,15 @@ def benchmark_ut_interaction(
     group = {e.clip_id: e.group for e in index.clips}
     folds = sorted(set(group.values()), key=lambda g: (len(g), g))
     per_fold: dict[str, list[list[float]]] = {m: [] for m in cfg.methods}
-    sizes, compute = [], 0.0
+    sizes, compute, confusions = [], 0.0, {}
     for g in tqdm(folds, desc="folds", unit="fold"):
         train = [c for c in clips if group[c.clip_id] != g]
         test = [c for c in clips if group[c.clip_id] == g]
         res = run_experiment(index, train, test, cfg, out / f"fold_{g}")
         sizes.append(len(test))
         compute += sum(res["compute_seconds"].values())
+        for r, m in res["confusion"].items():  # summed over folds and seeds
+            confusions[float(r)] = confusions.get(float(r), 0) + np.array(m)
         for m in cfg.methods:
             per_fold[m].append(res["accuracy"][m])
     w = np.array(sizes, dtype=np.float64) / sum(sizes)
@@ -181,7 +183,9 @@ def benchmark_ut_interaction(
                    fuse_context=cfg.model.fuse_context, extract_wall_s=round(extract_s, 1),
                    train_compute_s=round(compute, 1), extract=to_dict(extract_cfg),
                    stream_specs=describe_streams(index, clips, cfg))  # fmt: skip
-    write_results(results, out)
+    results.update(confusion_method=res["confusion_method"],
+                   confusion={f"{r:g}": m.tolist() for r, m in confusions.items()})  # fmt: skip
+    write_results(results, out, confusions)
     if report is not None:
         intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s in this
 call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for {len(folds)} folds

@@ -120,7 +120,8 @@ def write_report(results: dict[str, Any], out_dir: str | Path, report: str | Pat
             atomic_write_bytes(report.parent / f"{report.stem}_{name}.png", src.read_bytes())
             figures.append(f"![{caption}]({report.stem}_{name}.png)")
     confusion = (
-        f"Confusion matrices of `{results.get('confusion_method', '')}` at r = 0.2, 0.5, 1.0 (summed over seeds)."
+        f"Confusion matrices of `{results.get('confusion_method', '')}` at r = 0.2, 0.5, 1.0 (summed over "
+        f"{'folds and seeds' if 'folds' in results else 'seeds'})."
     )
     body = [f"# {title}", intro.strip(), markdown_table(results).strip(), figures[0] if figures else ""]
     if len(figures) > 1:

@@ -208,7 +208,8 @@ def run_experiment(
             if r in cfg.ratios:
                 m = confusion_matrix(preds[best][cfg.ratios.index(r)], labels, len(index.classes))
                 confusions[r] = confusions.get(r, 0) + m
-    extra = {"stream_specs": stream_specs, "confusion_method": _headline_method(cfg.methods)}
+    extra = {"stream_specs": stream_specs, "confusion_method": _headline_method(cfg.methods),
+             "confusion": {f"{r:g}": m.tolist() for r, m in confusions.items()}}  # fmt: skip
     extra["compute_seconds"] = json.loads((out / "timing.json").read_text())
     results = results_dict(cfg.ratios, per_seed, len(test), index.classes, cfg.streams, cfg.seeds, extra)
     write_results(results, out, confusions)
