@@ -93,7 +93,7 @@ def fit(
     }
     if (out / "state.json").exists():
         state = json.loads((out / "state.json").read_text())
-        check_settings(out, state.get("settings", settings), settings)
+        check_settings(out, state.setdefault("settings", settings), settings)  # older states: none saved
         opt_groups = state.pop("optimizer")
         if not state["done"]:  # a finished phase needs only its best weights (loaded below)
             model.load_state_dict(load_tensors(out / "last.safetensors"))
