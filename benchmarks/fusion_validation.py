@@ -4,6 +4,7 @@ context network's classifier at several weights. Nothing is trained; test clips 
 
     python benchmarks/fusion_validation.py runs/jhmdb [--weights 0 0.25 0.5 0.75 1]
     python benchmarks/fusion_validation.py runs/ut_win
+    python benchmarks/fusion_validation.py runs/jhv_full/oofc2   # a jhmdb_validation.py variant
 
 Prints, per method and weight, the validation accuracy (%) per observation ratio and its mean,
 averaged over the run's seed (and fold) folders. Weight 0 is the students alone, 1 the context
@@ -23,14 +24,18 @@ from earlyact.checkpoint import load_checkpoint
 from earlyact.config import load_config
 from earlyact.data import Clip, load_dataset, split_validation
 from earlyact.experiment import fusion_head, predict_ratios
-from earlyact.jhmdb import load_gt_pickles
+from earlyact.jhmdb import clips_from_poses, load_gt_pickles, read_gt_pickle
 from earlyact.streams import add_streams
 
 METHODS = ("lstm-ce", "ms-lstm", "kd-ms-lstm")
 
 
-def units(run: Path) -> list[tuple[Path, list[Clip]]]:
+def units(run: Path, train_file: Path) -> list[tuple[Path, list[Clip]]]:
     """(seed folder, the training clips its networks were fitted on, validation part included)."""
+    if not (run / "results.json").exists():  # a variant of benchmarks/jhmdb_validation.py
+        poses, labels = read_gt_pickle(train_file)
+        train = clips_from_poses(poses, labels, sorted(set(labels)), "train", str(train_file))
+        return [(d, train) for d in sorted(run.glob("seed_*"))]
     res = json.loads((run / "results.json").read_text())
     if "train_file" in res:  # JHMDB
         index, clips = load_gt_pickles(res["train_file"], res["test_file"])
@@ -48,7 +53,7 @@ def units(run: Path) -> list[tuple[Path, list[Clip]]]:
 
 def score_unit(folder: Path, train: list[Clip], weights: list[float]) -> dict[tuple[str, float], np.ndarray]:
     """{(method, weight): validation accuracy (%) per ratio} for one seed folder."""
-    cfg = load_config(folder.parent / "config.yaml")
+    cfg = load_config(folder / METHODS[0] / "checkpoint" / "config.yaml")  # saved beside every checkpoint
     seed = int(folder.name.removeprefix("seed_"))
     _, val = split_validation(train, cfg.train.val_fraction, seed, cfg.train.val_by_group)
     labels = np.array([c.label for c in val])
@@ -68,13 +73,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
     ap.add_argument("--weights", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    ap.add_argument(
+        "--train",
+        type=Path,
+        default=Path("../shared/data/jhmdb/GT_train_1.pkl"),
+        help="training file of a jhmdb_validation.py variant (benchmark runs name theirs)",
+    )
     args = ap.parse_args()
-    found = units(args.run)
+    found = units(args.run, args.train)
     table: dict[tuple[str, float], list[np.ndarray]] = {}
     for folder, train in found:
         for key, acc in score_unit(folder, train, args.weights).items():
             table.setdefault(key, []).append(acc)
-    ratios = load_config(found[0][0].parent / "config.yaml").ratios
+    ratios = load_config(found[0][0] / METHODS[0] / "checkpoint" / "config.yaml").ratios
     print(f"validation accuracy (%), mean over {len(found)} seed/fold folders of {args.run}\n")
     print("| method | fuse_context | " + " | ".join(f"{r:g}" for r in ratios) + " | mean |")
     print("|---" * (len(ratios) + 3) + "|")
