@@ -137,3 +137,29 @@ def test_window_net_reads_each_frame_window_alone():
     logits2, _ = net(y)
     torch.testing.assert_close(logits2[:, :3], logits[:, :3])
     assert not torch.allclose(logits2[:, 3:], logits[:, 3:])
+
+
+def test_fused_prediction_runs_online_one_frame_at_a_time():
+    """The window net on frame t's window of the prefix, one Predictor.step, then fuse_logits:
+    equal to the fused whole-clip pass, so fusion needs no extra network pass online."""
+    import numpy as np
+
+    from earlyact.config import FeatureConfig
+    from earlyact.features import prefix_windows, window_dims
+    from earlyact.models import WindowNet, fuse_logits
+    from earlyact.skeleton import JHMDB15
+
+    torch.manual_seed(0)
+    window = ContextNetConfig(channels=4, window=8, span=6)
+    net = WindowNet(*window_dims(1, JHMDB15), 4, window).eval()
+    model = Predictor(128, 0, 4, CFG).eval()
+    pose = np.random.default_rng(0).normal(size=(9, 1, 15, 2))  # (T, P, J, C)
+    with torch.no_grad():
+        own, emb = net(torch.from_numpy(prefix_windows(pose, JHMDB15, FeatureConfig(), window))[None])
+        full = fuse_logits(model.forward_students(emb, None)[-1].logits, own, 0.5)  # (1, T, K)
+        state = model.init_state(1)
+        for t in range(len(pose)):  # only frames <= t exist yet
+            x = prefix_windows(pose[: t + 1], JHMDB15, FeatureConfig(), window, np.array([t]))  # (1, L, D)
+            own_t, emb_t = net(torch.from_numpy(x)[None])  # (1, 1, K), (1, 1, 128)
+            logits, state = model.step(emb_t[:, 0], None, state)
+            torch.testing.assert_close(fuse_logits(logits, own_t[:, 0], 0.5), full[:, t], atol=1e-5, rtol=1e-5)
