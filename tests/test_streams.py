@@ -73,24 +73,32 @@ def test_clips_without_pose_pass_when_no_stream_needs_one():
         streams.pose_streams([clip], ["context"], True, FeatureConfig(), StreamNets())
 
 
-def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_path, tiny_cfg):
+def _window_net_run(tmp_path, tiny_cfg, **overrides):
+    """A tiny run whose stage 1 reads the window net: (cfg, index, train clips, test clips, predictions)."""
     from dataclasses import replace
 
-    from earlyact.checkpoint import load_checkpoint
     from earlyact.config import ContextNetConfig, TrainConfig
-    from earlyact.experiment import describe_streams, evaluate_checkpoint, run_seed
+    from earlyact.experiment import describe_streams, run_seed
     from earlyact.synthetic import make_dataset
 
     cfg = replace(
         tiny_cfg,
-        methods=["kd-ms-lstm"],
         context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
         context_train=TrainConfig(epochs=2, batch_size=8),
+        **overrides,
     )
     index, clips = make_dataset(cfg.demo)
     train = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "train"]
     test = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "test"]
     preds = run_seed(train, test, index.classes, cfg, tmp_path, 0, describe_streams(index, train, cfg))
+    return cfg, index, train, test, preds
+
+
+def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_path, tiny_cfg):
+    from earlyact.checkpoint import load_checkpoint
+    from earlyact.experiment import evaluate_checkpoint
+
+    cfg, _, _, test, preds = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm"])
     history = (tmp_path / "context_net" / "metrics.csv").read_text().splitlines()
     assert len(history) == 3  # header + 2 epochs of the window net
     bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
@@ -181,24 +189,13 @@ def test_fused_prediction_is_the_weighted_product_of_students_and_context_net(tm
     import torch
 
     from earlyact.checkpoint import load_checkpoint
-    from earlyact.config import ContextNetConfig, TrainConfig
     from earlyact.data import make_batch
     from earlyact.evaluate import ratio_predictions
     from earlyact.experiment import describe_streams, evaluate_checkpoint, run_seed
     from earlyact.streams import add_streams
-    from earlyact.synthetic import make_dataset
 
-    cfg = replace(
-        tiny_cfg,
-        methods=["kd-ms-lstm", "teacher"],
-        model=replace(tiny_cfg.model, fuse_context=0.7),
-        context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
-        context_train=TrainConfig(epochs=2, batch_size=8),
-    )
-    index, clips = make_dataset(cfg.demo)
-    train = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "train"]
-    test = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "test"]
-    preds = run_seed(train, test, index.classes, cfg, tmp_path, 0, describe_streams(index, train, cfg))
+    fused = replace(tiny_cfg.model, fuse_context=0.7)
+    cfg, index, train, test, preds = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm", "teacher"], model=fused)
     bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
     b = make_batch(add_streams(test, cfg.streams, bundle.info, bundle.nets), cfg.streams)
     with torch.no_grad():

@@ -141,7 +141,7 @@ def _fit_window_net(
     dist, motion = window_dims(persons, get_layout(cfg.features.layout), win.duration)
     torch.manual_seed(seed)
     net = WindowNet(dist, motion, num_classes, win)
-    train_window_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, win, cfg.context_train, out_dir, seed)
+    train_window_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.context_train, out_dir, seed)
     desc = {"dist_dim": dist, "motion_dim": motion, "num_classes": num_classes, "config": to_dict(win)}
     return net.eval(), desc
 

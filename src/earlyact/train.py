@@ -32,7 +32,7 @@ from earlyact.checkpoint import (
     optimizer_to_tensors,
     save_tensors,
 )
-from earlyact.config import AugmentConfig, ContextNetConfig, FeatureConfig, LossConfig, TrainConfig, to_dict
+from earlyact.config import AugmentConfig, FeatureConfig, LossConfig, TrainConfig, to_dict
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import ratio_accuracy
 from earlyact.features import action_inputs, prefix_windows, prepared, with_skeleton_context
@@ -333,11 +333,11 @@ def train_context_net(
 
 def train_window_net(
     net: WindowNet, train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
-    ratios: Sequence[float], window: ContextNetConfig, cfg: TrainConfig, out_dir: Path, seed: int,
+    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
 ) -> FitResult:  # fmt: skip
-    """Train the window net on random prefixes: ``window.prefixes`` frames drawn per clip and batch,
+    """Train the window net on random prefixes: ``net.cfg.prefixes`` frames drawn per clip and batch,
     each frame's window of the prefix seen so far (DD-Net's random-prefix training)."""
-    layout = get_layout(features.layout)
+    layout, window = get_layout(features.layout), net.cfg
 
     def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
         wins = []
