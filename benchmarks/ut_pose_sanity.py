@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=1, help="use every k-th frame")
     ap.add_argument("--detect-every", type=int, default=ExtractConfig.detect_every, help="see pose.MultiPersonPose")
     ap.add_argument("--min-presence", type=float, default=ExtractConfig.min_presence, help="see pose.RegionLandmarks")
+    ap.add_argument("--classes", nargs="+", default=UT_CLASSES, help="only these classes")
     ap.add_argument("--features", type=Path, help="read the poses of an extracted set instead of estimating them")
     args = ap.parse_args()
     if args.features is not None:
@@ -61,6 +62,8 @@ def main() -> None:
     neck = COCO18.index("neck")
     rows, frames_done, seconds = [], 0, 0.0
     for label, name in enumerate(UT_CLASSES):
+        if name not in args.classes:
+            continue
         clips = [e for e in entries if e.label == label][: args.per_class]
         found = []
         for e in clips:

@@ -139,6 +139,24 @@ def test_window_net_reads_each_frame_window_alone():
     assert not torch.allclose(logits2[:, 3:], logits[:, 3:])
 
 
+def test_window_ensemble_averages_its_members_log_probabilities_and_joins_their_embeddings():
+    from earlyact.models import WindowEnsemble, make_window_net
+
+    torch.manual_seed(0)
+    cfg = ContextNetConfig(channels=4, window=8, members=3)
+    net = make_window_net(10, 6, 4, cfg).eval()
+    assert isinstance(net, WindowEnsemble) and len(net.members) == 3 and net.dim == 3 * 128
+    assert all(m.cfg.members == 1 for m in net.members)  # each member is a single net
+    x = torch.randn(2, 5, 8, 16)  # (B, T, L, D)
+    log_p, emb = net(x)
+    alone = [m(x) for m in net.members]
+    torch.testing.assert_close(log_p, sum(a[0].log_softmax(-1) for a in alone) / 3)
+    torch.testing.assert_close(emb, torch.cat([a[1] for a in alone], -1))
+    torch.testing.assert_close(net.head(emb), log_p)  # the fusion head reads the joined embedding
+    assert not torch.allclose(alone[0][0], alone[1][0])  # members start from their own initialisations
+    assert type(make_window_net(10, 6, 4, ContextNetConfig(channels=4, window=8))).__name__ == "WindowNet"
+
+
 def test_fused_prediction_runs_online_one_frame_at_a_time():
     """The window net on frame t's window of the prefix, one Predictor.step, then fuse_logits:
     equal to the fused whole-clip pass, so fusion needs no extra network pass online."""

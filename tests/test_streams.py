@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from earlyact import streams
-from earlyact.config import load_config
+from earlyact.config import ContextNetConfig, load_config
 from earlyact.data import Clip
 from earlyact.models import ActionNet
 
@@ -81,12 +81,11 @@ def _window_net_run(tmp_path, tiny_cfg, **overrides):
     from earlyact.experiment import describe_streams, run_seed
     from earlyact.synthetic import make_dataset
 
-    cfg = replace(
-        tiny_cfg,
-        context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
-        context_train=TrainConfig(epochs=2, batch_size=8),
-        **overrides,
-    )
+    defaults = {
+        "context_net": ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
+        "context_train": TrainConfig(epochs=2, batch_size=8),
+    }
+    cfg = replace(tiny_cfg, **{**defaults, **overrides})
     index, clips = make_dataset(cfg.demo)
     train = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "train"]
     test = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "test"]
@@ -94,15 +93,19 @@ def _window_net_run(tmp_path, tiny_cfg, **overrides):
     return cfg, index, train, test, preds
 
 
-def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_path, tiny_cfg):
+@pytest.mark.parametrize("members", [1, 2])
+def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_path, tiny_cfg, members):
     from earlyact.checkpoint import load_checkpoint
     from earlyact.experiment import evaluate_checkpoint
 
-    cfg, _, _, test, preds = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm"])
-    history = (tmp_path / "context_net" / "metrics.csv").read_text().splitlines()
-    assert len(history) == 3  # header + 2 epochs of the window net
+    window = ContextNetConfig(channels=2, window=8, span=10, prefixes=3, members=members)
+    cfg, _, _, test, preds = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm"], context_net=window)
+    for i in range(members):  # each member trained on its own: member 0 where a single net trains
+        history = (tmp_path / "context_net" / (f"member_{i}" if i else "") / "metrics.csv").read_text().splitlines()
+        assert len(history) == 3  # header + 2 epochs of the window net
     bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
-    assert bundle.info["dims"]["context"] == 128  # the window net's embedding
+    assert bundle.info["dims"]["context"] == 128 * members  # the window net's (members' joined) embedding
+    assert len(getattr(bundle.nets.context, "members", [None])) == members
     assert bundle.info["stream_specs"]["context"]["network"] == "window_net"
     assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])
 
@@ -229,3 +232,18 @@ def test_fusion_needs_a_context_network_and_a_weight_in_0_1():
     assert fusion_head(StreamNets(), 0.0) is None
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         fuse_logits(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3), 1.5)
+
+
+def test_stages_built_on_other_streams_are_not_reused(tmp_path, tiny_cfg):
+    """A retrained stream network (its folder deleted, other settings) makes the teachers and
+    students trained on the old streams stale: the rerun stops, naming the changed setting."""
+    import shutil
+    from dataclasses import replace
+
+    from earlyact.experiment import describe_streams, run_seed
+
+    cfg, index, train, test, _ = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm"])
+    shutil.rmtree(tmp_path / "context_net")
+    other = replace(cfg, context_net=replace(cfg.context_net, dropout=0.2))
+    with pytest.raises(ValueError, match=r"teachers: .*upstream\.context_net\.dropout: 0\.1 -> 0\.2"):
+        run_seed(train, test, index.classes, other, tmp_path, 0, describe_streams(index, train, other))

@@ -195,3 +195,10 @@ def test_resume_with_other_settings_is_refused_naming_them(tmp_path):
     fused = _model()
     fused.cfg = replace(fused.cfg, fuse_context=0.5)  # acts on predictions only: still reused
     train_students(**{**again, "model": fused}, cfg=cfg, loss_cfg=LossConfig())
+    # settings the saved state lacks (added to the code later) are not compared; saved ones are
+    streams_a, streams_b = {"context_net": {"dropout": 0.1}}, {"context_net": {"dropout": 0.2}}
+    train_students(**again, cfg=cfg, loss_cfg=LossConfig(), upstream=streams_a)
+    later = {**again, "out_dir": tmp_path / "later"}
+    train_students(**later, cfg=cfg, loss_cfg=LossConfig(), upstream=streams_a)
+    with pytest.raises(ValueError, match=r"upstream\.context_net\.dropout: 0\.1 -> 0\.2"):
+        train_students(**later, cfg=cfg, loss_cfg=LossConfig(), upstream=streams_b)

@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from earlyact.config import ActionNetConfig, ContextNetConfig, FeatureConfig, ModelConfig, from_dict
 from earlyact.methods import get_method
-from earlyact.models import ActionNet, ContextNet, Predictor, StreamNets, WindowNet
+from earlyact.models import ActionNet, ContextNet, Predictor, StreamNets, make_window_net
 from earlyact.storage import atomic_dir, atomic_write_with, read_json
 
 FORMAT_VERSION = 1
@@ -133,7 +133,7 @@ def load_checkpoint(folder: str | Path) -> Bundle:
         c = info["context_net"]
         ccfg = from_dict(ContextNetConfig, c["config"])
         if ccfg.window > 0:
-            nets.context = WindowNet(c["dist_dim"], c["motion_dim"], c["num_classes"], ccfg)
+            nets.context = make_window_net(c["dist_dim"], c["motion_dim"], c["num_classes"], ccfg)
         else:
             nets.context = ContextNet(c["input_dim"], c["num_classes"], ccfg)
         nets.context.load_state_dict(_strip(tensors, "context_net."))

@@ -90,6 +90,7 @@ class ContextNetConfig:
     span: int = 64  # the window net's prefix is at most the last this many frames (long streams stay O(1))
     prefixes: int = 4  # window net training: prefix ends drawn per clip and batch (all frames on validation)
     duration: bool = False  # window rows also carry log(frames observed / span): how much of the action was seen
+    members: int = 1  # > 1: an ensemble of this many window nets (own initialisations; models.WindowEnsemble)
 
 
 @dataclass

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ def predict_ratios(
     clips: Sequence[Clip],
     streams: Sequence[str],
     ratios: Sequence[float],
-    context_head: torch.nn.Module | None = None,
+    context_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
     fuse: float = 0.0,
 ) -> np.ndarray:
     """(R, N) predicted classes; students causally, teachers (offline) on the whole clip.
@@ -87,7 +87,7 @@ def predict_ratios(
     return np.concatenate(preds, axis=1)
 
 
-def fusion_head(nets: StreamNets, fuse: float) -> torch.nn.Module | None:
+def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The classifier fused with the students (``ModelConfig.fuse_context``), None when not fusing."""
     if fuse <= 0:
         return None
@@ -124,13 +124,23 @@ def run_seed(
         fit_standardization(teacher, train)
         transform = make_transform(cfg, skeleton, nets)
         train_teachers(
-            teacher, train, val, streams, cfg.ratios, cfg.train, out_dir / "teachers", seed, transform=transform
-        )
+            teacher, train, val, streams, cfg.ratios, cfg.train, out_dir / "teachers", seed, transform=transform,
+            upstream=stream_settings(cfg),
+        )  # fmt: skip
         teacher_state = teacher.state_dict()
     preds = {}
     for name in cfg.methods:
         preds[name] = _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed)
     return preds
+
+
+def stream_settings(cfg: ExperimentConfig) -> dict[str, Any]:
+    """What the streams the stages read depend on: the pose features, the augmentation, the networks
+    behind the streams and their training. A stage (or its test predictions) made from other
+    streams is stale: resuming it is refused, and saved predictions are recomputed."""
+    keys = ("features", "augment", "action_net", "action_folds", "action_train",
+            "context_net", "context_folds", "context_train")  # fmt: skip
+    return json.loads(json.dumps({k: to_dict(v) if is_dataclass(v) else v for k in keys for v in [getattr(cfg, k)]}))
 
 
 def _fit_stream_nets(
@@ -154,9 +164,11 @@ def _fit_stream_nets(
 def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out: Path, seed) -> np.ndarray:
     done = out / "predictions.json"
     fuse = cfg.model.fuse_context
-    if done.exists():  # reused when made with these ratios and fusion (else recomputed: no training)
+    upstream = stream_settings(cfg)
+    if done.exists():  # reused when made with these ratios, fusion and streams (else recomputed)
         saved = json.loads(done.read_text())
-        if saved["ratios"] == list(cfg.ratios) and saved.get("fuse_context", 0.0) == fuse:
+        made = (saved["ratios"], saved.get("fuse_context", 0.0), saved.get("upstream"))
+        if made == (list(cfg.ratios), fuse, upstream):
             return np.array(saved["predictions"])
     method = get_method(name)
     model = build_predictor(name, dims, len(info["classes"]), cfg, seed)
@@ -175,12 +187,14 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
             cfg.loss,
             out / "students",
             seed,
+            upstream=upstream,
         )
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
     preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, fusion_head(nets, fuse), fuse)
-    atomic_write_json(done, {"ratios": list(cfg.ratios), "fuse_context": fuse, "predictions": preds.tolist()})
+    saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "predictions": preds.tolist()}
+    atomic_write_json(done, saved)
     return preds
 
 

@@ -15,7 +15,9 @@ Design decisions (documented in the README):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import nn
@@ -332,12 +334,55 @@ class WindowNet(nn.Module):
         return self.head(emb).reshape(B, T, -1), emb.reshape(B, T, -1)
 
 
+class WindowEnsemble(nn.Module):
+    """Window nets trained apart (own initialisation, batches and early stopping), used together:
+    their mean class log-probabilities and their embeddings joined.
+
+    One window net's accuracy moves by a point or two with its initialisation; an ensemble averages
+    that out, for M times the cost (on JHMDB validation two members gained under one clip, so the
+    benchmarks use one: README). Same interface as ``WindowNet``: ``forward`` -> (log-probs
+    (B, T, K), embedding (B, T, 128 x members)), ``head`` maps that embedding to the log-probs.
+    """
+
+    def __init__(self, members: Sequence[WindowNet], cfg: ContextNetConfig):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.cfg, self.dim = cfg, sum(m.dim for m in self.members)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, L, D) windows -> mean log-probabilities (B, T, K), joined embeddings (B, T, 128 M)."""
+        logits, emb = zip(*(m(x) for m in self.members), strict=True)
+        return _mean_log_probs(logits), torch.cat(emb, dim=-1)
+
+    @property
+    def head(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Joined embeddings (..., 128 M) -> the members' mean log-probabilities (..., K)."""
+        return lambda emb: _mean_log_probs(
+            [m.head(e) for m, e in zip(self.members, emb.split([m.dim for m in self.members], -1), strict=True)]
+        )
+
+
+def _mean_log_probs(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([x.log_softmax(-1) for x in logits]).mean(0)
+
+
+def make_window_net(
+    dist_dim: int, motion_dim: int, num_classes: int, cfg: ContextNetConfig
+) -> WindowNet | WindowEnsemble:
+    """The window net ``cfg`` describes: one ``WindowNet``, or a ``WindowEnsemble`` of ``cfg.members``
+    single nets (each configured as one, so that member 0 is the single net of the same seed)."""
+    if cfg.members > 1:
+        one = replace(cfg, members=1)
+        return WindowEnsemble([WindowNet(dist_dim, motion_dim, num_classes, one) for _ in range(cfg.members)], cfg)
+    return WindowNet(dist_dim, motion_dim, num_classes, cfg)
+
+
 @dataclass
 class StreamNets:
     """The frozen networks behind a model's streams (None where a stream needs none)."""
 
     action: ActionNet | None = None  # computes the action stream of new clips (saved with the model)
     train_action: ActionNet | dict[str, ActionNet] | None = None  # behind training clips' action stream
-    context: ContextNet | WindowNet | None = None  # embeds the pose (pose-only context stream)
-    train_context: ContextNet | WindowNet | dict[str, ContextNet | WindowNet] | None = None  # training clips'
+    context: ContextNet | WindowNet | WindowEnsemble | None = None  # embeds the pose (pose-only context stream)
+    train_context: ContextNet | WindowNet | WindowEnsemble | dict[str, Any] | None = None  # training clips'
     # context stream when it differs (out-of-fold networks); None: ``context``

@@ -26,9 +26,9 @@ from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
 from earlyact.data import Clip, make_batch, pad_stack
 from earlyact.evaluate import ratio_predictions
 from earlyact.features import action_features, prefix_windows, prepared, window_dims, with_skeleton_context
-from earlyact.models import ActionNet, ContextNet, StreamNets, WindowNet
+from earlyact.models import ActionNet, ContextNet, StreamNets, WindowEnsemble, WindowNet
+from earlyact.pretrain import train_action_net, train_context_net, train_window_net
 from earlyact.skeleton import get_layout
-from earlyact.train import train_action_net, train_context_net, train_window_net
 
 
 def context_source(clips: Sequence[Clip], choice: str = "auto") -> str:
@@ -63,10 +63,12 @@ def pose_streams(
     return [replace(o, pose=c.pose) for o, c in zip(out, clips, strict=True)]
 
 
-def _context_stream(clips: list[Clip], features: FeatureConfig, net: ContextNet | WindowNet | None) -> list[Clip]:
+def _context_stream(
+    clips: list[Clip], features: FeatureConfig, net: ContextNet | WindowNet | WindowEnsemble | None
+) -> list[Clip]:
     """The skeleton context stream of ``prepared`` clips: the window net's embedding, or the
     descriptor (embedded by the context network when there is one)."""
-    if isinstance(net, WindowNet):
+    if isinstance(net, WindowNet | WindowEnsemble):
         return window_features(net, clips, features)
     out = with_skeleton_context(clips, features)
     return out if net is None else context_features(net, out)
@@ -91,7 +93,9 @@ def context_features(net: ContextNet, clips: Sequence[Clip], batch_size: int = 6
 
 
 @torch.inference_mode()
-def window_features(net: WindowNet, clips: Sequence[Clip], features: FeatureConfig, batch_size: int = 16) -> list[Clip]:
+def window_features(
+    net: WindowNet | WindowEnsemble, clips: Sequence[Clip], features: FeatureConfig, batch_size: int = 16
+) -> list[Clip]:
     """Copies of ``prepared`` clips whose context stream is the window net's per-frame embedding."""
     net.eval()
     layout, cfg = get_layout(features.layout), net.cfg
@@ -99,14 +103,17 @@ def window_features(net: WindowNet, clips: Sequence[Clip], features: FeatureConf
     for s in range(0, len(clips), batch_size):
         chunk = clips[s : s + batch_size]
         wins = [prefix_windows(np.asarray(c.pose), layout, features, cfg) for c in chunk]
-        _, emb = net(pad_stack(wins))  # (B, T, 128)
+        _, emb = net(pad_stack(wins))  # (B, T, net.dim)
         out += [replace(c, context=emb[i, : c.num_frames].numpy().copy()) for i, c in enumerate(chunk)]
     return out
 
 
 @torch.inference_mode()
 def context_net_predictions(
-    net: ContextNet | WindowNet, clips: Sequence[Clip], features: FeatureConfig, ratios: Sequence[float]
+    net: ContextNet | WindowNet | WindowEnsemble,
+    clips: Sequence[Clip],
+    features: FeatureConfig,
+    ratios: Sequence[float],
 ) -> np.ndarray:
     """(R, N) classes the context (or window) network alone predicts from the pose of ``clips`` at
     each ratio: its own classifier on the embedding it gives stage 1 (a diagnostic and a baseline)."""
@@ -116,7 +123,7 @@ def context_net_predictions(
 
 def fit_context_net(
     train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
-) -> tuple[ContextNet | WindowNet, dict[str, Any]]:
+) -> tuple[ContextNet | WindowNet | WindowEnsemble, dict[str, Any]]:
     """Train (or reload) the context (or, with ``context_net.window``, window) network on the
     training clips; returns it and its description."""
     if cfg.context_net.window > 0:
@@ -133,15 +140,22 @@ def fit_context_net(
 
 def _fit_window_net(
     train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
-) -> tuple[WindowNet, dict[str, Any]]:
+) -> tuple[WindowNet | WindowEnsemble, dict[str, Any]]:
     win = cfg.context_net
-    if win.window % 4 or win.span < 1 or win.prefixes < 1:
-        raise ValueError(f"context_net.window must be a multiple of 4 and span, prefixes >= 1; got {win}")
+    if win.window % 4 or win.span < 1 or win.prefixes < 1 or win.members < 1:
+        raise ValueError(f"context_net.window must be a multiple of 4 and span, prefixes, members >= 1; got {win}")
     persons, _ = _num_persons_joints(train)
     dist, motion = window_dims(persons, get_layout(cfg.features.layout), win.duration)
-    torch.manual_seed(seed)
-    net = WindowNet(dist, motion, num_classes, win)
-    train_window_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.context_train, out_dir, seed)
+    members = []
+    for i in range(win.members):  # each its own run (initialisation, batches, early stopping)
+        torch.manual_seed(seed + 1000 * i)
+        member = WindowNet(dist, motion, num_classes, replace(win, members=1))  # member 0: this seed's single net
+        folder = out_dir if i == 0 else out_dir / f"member_{i}"
+        train_window_net(
+            member, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.context_train, folder, seed + 1000 * i
+        )
+        members.append(member.eval())
+    net = members[0] if win.members == 1 else WindowEnsemble(members, win)
     desc = {"dist_dim": dist, "motion_dim": motion, "num_classes": num_classes, "config": to_dict(win)}
     return net.eval(), desc
 
@@ -180,7 +194,7 @@ def fold_action_nets(
 
 def fold_context_nets(
     train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
-) -> dict[str, ContextNet | WindowNet]:
+) -> dict[str, ContextNet | WindowNet | WindowEnsemble]:
     """{clip id: a context (or window) network that never saw that clip}, from ``cfg.context_folds``
     networks: stage 1 learns how far to trust the context stream from features as good as on new clips."""
     return _fold_nets(train, cfg.context_folds, seed, lambda rest, k: fit_context_net(

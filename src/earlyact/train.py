@@ -5,9 +5,8 @@ best weights, logs metrics to CSV and TensorBoard, shows a progress bar, and aft
 writes a resumable state (weights, optimizer, counters) atomically. Each epoch reseeds torch
 from (seed, epoch), so a run interrupted and resumed gives the same weights as one that was not.
 
-Phases: ``train_action_net`` (the skeleton classifier), ``train_context_net`` and
-``train_window_net`` (the skeleton-only context networks), ``train_teachers`` (Bi-LSTMs on whole
-clips, L_C) and ``train_students`` (causal LSTMs, L_C + alpha * distillation, teachers frozen).
+Phases: ``train_teachers`` (Bi-LSTMs on whole clips, L_C) and ``train_students`` (causal LSTMs,
+L_C + alpha * distillation, teachers frozen); the stream networks' own training is in ``pretrain``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import io
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,25 +24,21 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from earlyact.augment import augment
 from earlyact.checkpoint import (
     load_tensors,
     optimizer_from_tensors,
     optimizer_to_tensors,
     save_tensors,
 )
-from earlyact.config import AugmentConfig, FeatureConfig, LossConfig, TrainConfig, to_dict
-from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
+from earlyact.config import LossConfig, TrainConfig, to_dict
+from earlyact.data import Batch, Clip, batch_indices, make_batch
 from earlyact.evaluate import ratio_accuracy
-from earlyact.features import action_inputs, prefix_windows, prepared, with_skeleton_context
 from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
 from earlyact.methods import Method
-from earlyact.models import ActionNet, ContextNet, Predictor, WindowNet
-from earlyact.skeleton import get_layout
+from earlyact.models import Predictor
 from earlyact.storage import atomic_write_json, atomic_write_text
 
 LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
-Encode = Callable[[Sequence[Clip], np.random.Generator | None], Batch]  # clips -> batch (rng: frames drawn)
 
 
 @dataclass
@@ -111,9 +106,12 @@ def _trained_model_settings(model: Predictor) -> dict:
 
 
 def check_settings(out: Path, saved: dict, now: dict) -> None:
-    """Refuse to resume a phase whose saved settings differ from the current ones (naming them)."""
+    """Refuse to resume a phase whose saved settings differ from the current ones (naming them).
+
+    A setting the saved state lacks was added to the code after the phase was trained, which ran
+    with what is now its default: not compared (so older runs stay reusable)."""
     old, new = _flat(saved), _flat(now)
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    changed = sorted(k for k in old if old[k] != new.get(k))
     if changed:
         detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:6])
         raise ValueError(
@@ -206,7 +204,8 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 Transform = Callable[[list[Clip], np.random.Generator], list[Clip]]  # e.g. augment, then recompute streams
 
 
-def _rng(gen: torch.Generator) -> np.random.Generator:
+def epoch_rng(gen: torch.Generator) -> np.random.Generator:
+    """A numpy generator drawn from the epoch's torch generator (augmentation, frames drawn)."""
     return np.random.default_rng(int(torch.randint(2**31 - 1, (1,), generator=gen)))
 
 
@@ -219,7 +218,7 @@ def _batches(
         out = []
         for idx in batch_indices(len(clips), size, gen):
             chunk = [clips[i] for i in idx]
-            out.append(make_batch(transform(chunk, _rng(gen)) if transform else chunk, streams))
+            out.append(make_batch(transform(chunk, epoch_rng(gen)) if transform else chunk, streams))
         return out
 
     return make
@@ -239,9 +238,10 @@ def label_loss(
 def train_teachers(
     model: Predictor, train: Sequence[Clip], val: Sequence[Clip], streams: Sequence[str],
     ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, stop_after: int | None = None,
-    transform: Transform | None = None,
+    transform: Transform | None = None, upstream: dict | None = None,
 ) -> FitResult:  # fmt: skip
-    """Train the Bi-LSTM teachers of every stage on whole clips with L_C (summed over stages)."""
+    """Train the Bi-LSTM teachers of every stage on whole clips with L_C (summed over stages).
+    ``upstream``: what the input streams depend on (``experiment.stream_settings``), checked on resume."""
     assert model.teachers is not None
 
     def loss_fn(b: Batch):
@@ -252,20 +252,21 @@ def train_teachers(
     val_batch = make_batch(val, streams)  # padded once, scored every epoch
 
     def score() -> float:
-        return _val_score(lambda b: model.forward_teachers(*_streams(b), b.lengths)[-1].logits, val_batch, ratios)
+        return val_score(lambda b: model.forward_teachers(*_streams(b), b.lengths)[-1].logits, val_batch, ratios)
 
     params = list(model.teachers.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
-    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "teachers", stop_after,
-               {"streams": list(streams), "model": _trained_model_settings(model)})  # fmt: skip
+    settings = {"streams": list(streams), "model": _trained_model_settings(model), "upstream": upstream or {}}
+    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "teachers", stop_after, settings)
 
 
 def train_students(
     model: Predictor, method: Method, train: Sequence[Clip], val: Sequence[Clip], streams: Sequence[str],
     ratios: Sequence[float], cfg: TrainConfig, loss_cfg: LossConfig, out_dir: Path, seed: int,
-    stop_after: int | None = None, transform: Transform | None = None,
+    stop_after: int | None = None, transform: Transform | None = None, upstream: dict | None = None,
 ) -> FitResult:  # fmt: skip
-    """Train the causal students; with ``method.distill`` against the frozen teachers."""
+    """Train the causal students; with ``method.distill`` against the frozen teachers. ``upstream``:
+    what the input streams depend on (``experiment.stream_settings``), checked on resume."""
     alphas = (loss_cfg.alpha1, loss_cfg.alpha2)
     lc = label_loss(method.progressive)
     if model.teachers is not None:
@@ -292,96 +293,16 @@ def train_students(
     val_batch = make_batch(val, streams)  # padded once, scored every epoch
 
     def score() -> float:
-        return _val_score(lambda b: model.forward_students(*_streams(b))[-1].logits, val_batch, ratios)
+        return val_score(lambda b: model.forward_students(*_streams(b))[-1].logits, val_batch, ratios)
 
     params = list(model.students.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
     return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "students", stop_after,
                {"streams": list(streams), "model": _trained_model_settings(model), "method": vars(method),
-                "loss": to_dict(loss_cfg)})  # fmt: skip
-
-
-def train_action_net(
-    net: ActionNet, train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
-    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
-) -> FitResult:  # fmt: skip
-    """Train the skeleton network as a per-frame classifier (cross-entropy on every frame)."""
-
-    def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
-        inputs = action_inputs(prepared(clips, features), features)
-        lengths, labels = torch.tensor([len(x) for x in inputs]), torch.tensor([c.label for c in clips])
-        return Batch(lengths=lengths, labels=labels, joints=pad_stack(inputs))
-
-    return _fit_frame_classifier(
-        net, lambda b: net(b.joints)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed, "action net"
-    )
-
-
-def train_context_net(
-    net: ContextNet, train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
-    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
-) -> FitResult:  # fmt: skip
-    """Train the context network as a per-frame classifier on the skeleton descriptor of (augmented) poses."""
-
-    def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
-        return make_batch(with_skeleton_context(prepared(clips, features), features), ["context"])
-
-    return _fit_frame_classifier(
-        net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed, "context net"
-    )
-
-
-def train_window_net(
-    net: WindowNet, train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
-    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
-) -> FitResult:  # fmt: skip
-    """Train the window net on random prefixes: ``net.cfg.prefixes`` frames drawn per clip and batch,
-    each frame's window of the prefix seen so far (DD-Net's random-prefix training)."""
-    layout, window = get_layout(features.layout), net.cfg
-
-    def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
-        wins = []
-        for c in prepared(clips, features):
-            rows = None if rng is None else rng.integers(0, c.num_frames, window.prefixes)
-            wins.append(prefix_windows(np.asarray(c.pose), layout, features, window, rows))
-        lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
-        return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
-
-    return _fit_frame_classifier(
-        net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed,
-        "window net", sampled=True,
-    )  # fmt: skip
-
-
-def _fit_frame_classifier(
-    net: ActionNet | ContextNet | WindowNet, logits: Callable[[Batch], torch.Tensor], encode: Encode,
-    train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
-    ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, desc: str, sampled: bool = False,
-) -> FitResult:  # fmt: skip
-    """A network trained alone as a per-frame classifier (cross-entropy on every frame) on clips
-    augmented afresh per batch, then ``encode``d (with a generator when ``sampled``: the encoder
-    draws which frames to train on); scored on every frame of the unaugmented validation clips."""
-    layout = get_layout(features.layout)
-
-    def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
-        if rng is not None and aug.enabled:
-            clips = [replace(c, pose=augment(np.asarray(c.pose), rng, aug, layout)) for c in clips]
-        return encode(clips, rng if sampled else None)
-
-    def batches(gen: torch.Generator) -> list[Batch]:
-        idx = batch_indices(len(train), cfg.batch_size, gen)
-        return [to_batch([train[i] for i in c], _rng(gen) if aug.enabled or sampled else None) for c in idx]
-
-    def loss_fn(b: Batch):
-        return frame_cross_entropy(logits(b), b.labels, b.lengths), {}
-
-    val_batch = to_batch(val)
-    settings = {"network": to_dict(net.cfg), "features": to_dict(features), "augment": to_dict(aug)}
-    return fit(net, list(net.parameters()), batches, loss_fn, lambda: _val_score(logits, val_batch, ratios), cfg,
-               out_dir, seed, desc, settings=settings)  # fmt: skip
+                "loss": to_dict(loss_cfg), "upstream": upstream or {}})  # fmt: skip
 
 
 @torch.no_grad()
-def _val_score(logits_fn, batch: Batch, ratios: Sequence[float]) -> float:
+def val_score(logits_fn, batch: Batch, ratios: Sequence[float]) -> float:
     """Mean accuracy over the observation ratios on the validation batch (0-1)."""
     return float(np.mean(ratio_accuracy(logits_fn(batch), batch.labels, batch.lengths, ratios)))

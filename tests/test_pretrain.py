@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+import torch
+
+from earlyact.config import ContextNetConfig, TrainConfig
+from earlyact.data import Batch, pad_stack
+from earlyact.features import prefix_windows, prepared, window_dims
+from earlyact.models import WindowNet
+from earlyact.pretrain import train_window_net
+from earlyact.skeleton import get_layout
+from earlyact.synthetic import make_dataset
+from earlyact.train import val_score
+
+
+def test_window_net_is_scored_on_the_ratio_frames_as_on_every_frame(tmp_path, tiny_cfg):
+    """The window net's validation score reads only the ratios' frames (``pretrain._window_score``);
+    it must equal ``train.val_score`` on the windows of every frame (each window is read on its own)."""
+    index, clips = make_dataset(tiny_cfg.demo)
+    win, layout = ContextNetConfig(channels=4, window=8, span=10, prefixes=3), get_layout(tiny_cfg.features.layout)
+    torch.manual_seed(0)
+    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout), len(index.classes), win)
+    train, val = clips[::2], clips[1::2]
+    res = train_window_net(
+        net, train, val, tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios, TrainConfig(epochs=3, batch_size=8),
+        tmp_path, 0,
+    )  # fmt: skip
+    features = tiny_cfg.features
+    wins = [prefix_windows(np.asarray(c.pose), layout, features, win) for c in prepared(val, features)]
+    every = Batch(torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in val]), pad_stack(wins))
+    assert max(c.num_frames for c in val) > len(tiny_cfg.ratios)  # more frames than the score reads
+    assert res.best_score == pytest.approx(val_score(lambda b: net.eval()(b.context)[0], every, tiny_cfg.ratios))
