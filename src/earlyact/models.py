@@ -369,8 +369,8 @@ def _mean_log_probs(logits: Sequence[torch.Tensor]) -> torch.Tensor:
 def make_window_net(
     dist_dim: int, motion_dim: int, num_classes: int, cfg: ContextNetConfig
 ) -> WindowNet | WindowEnsemble:
-    """The window net ``cfg`` describes: one ``WindowNet``, or a ``WindowEnsemble`` of ``cfg.members``
-    single nets (each configured as one, so that member 0 is the single net of the same seed)."""
+    """The window net ``cfg`` describes (untrained): one ``WindowNet``, or a ``WindowEnsemble`` of
+    ``cfg.members`` nets each configured as a single one (``streams`` trains them one by one)."""
     if cfg.members > 1:
         one = replace(cfg, members=1)
         return WindowEnsemble([WindowNet(dist_dim, motion_dim, num_classes, one) for _ in range(cfg.members)], cfg)
