@@ -100,9 +100,11 @@ def fit(
     return FitResult(state["best_epoch"], state["best_score"], state["epoch"])
 
 
-def _trained_model_settings(model: Predictor) -> dict:
-    """The predictor's settings that training depends on (``fuse_context`` acts on predictions only)."""
-    return {k: v for k, v in to_dict(model.cfg).items() if k != "fuse_context"}
+def _stage_settings(model: Predictor, streams: Sequence[str], upstream: dict | None, **more: dict) -> dict:
+    """What a teacher or student phase depends on: its streams, the predictor's settings
+    (``fuse_context`` acts on predictions only), what made the streams (``upstream``) and ``more``."""
+    trained = {k: v for k, v in to_dict(model.cfg).items() if k != "fuse_context"}
+    return {"streams": list(streams), "model": trained, "upstream": upstream or {}, **more}
 
 
 def check_settings(out: Path, saved: dict, now: dict) -> None:
@@ -256,7 +258,7 @@ def train_teachers(
 
     params = list(model.teachers.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
-    settings = {"streams": list(streams), "model": _trained_model_settings(model), "upstream": upstream or {}}
+    settings = _stage_settings(model, streams, upstream)
     return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "teachers", stop_after, settings)
 
 
@@ -297,9 +299,8 @@ def train_students(
 
     params = list(model.students.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
-    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "students", stop_after,
-               {"streams": list(streams), "model": _trained_model_settings(model), "method": vars(method),
-                "loss": to_dict(loss_cfg), "upstream": upstream or {}})  # fmt: skip
+    settings = _stage_settings(model, streams, upstream, method=vars(method), loss=to_dict(loss_cfg))
+    return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "students", stop_after, settings)
 
 
 @torch.no_grad()
