@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from earlyact.config import ExperimentConfig, ExtractConfig, load_config, to_dict
 from earlyact.data import Clip, DatasetIndex, load_dataset
 from earlyact.evaluate import markdown_table, results_dict, write_report, write_results
-from earlyact.experiment import describe_streams, run_experiment
+from earlyact.experiment import describe_streams, headline_method, run_experiment
 from earlyact.storage import atomic_write_json, atomic_write_text
 
 JHMDB_DEFAULTS = [
@@ -183,7 +183,7 @@ def benchmark_ut_interaction(
                    fuse_context=cfg.model.fuse_context, extract_wall_s=round(extract_s, 1),
                    train_compute_s=round(compute, 1), extract=to_dict(extract_cfg),
                    stream_specs=describe_streams(index, clips, cfg))  # fmt: skip
-    results.update(confusion_method=res["confusion_method"],
+    results.update(confusion_method=headline_method(cfg.methods),
                    confusion={f"{r:g}": m.tolist() for r, m in confusions.items()})  # fmt: skip
     write_results(results, out, confusions)
     if report is not None:

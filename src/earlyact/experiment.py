@@ -217,12 +217,12 @@ def run_experiment(
         _add_time(out / "timing.json", f"seed_{seed}", time.perf_counter() - start)
         for m, p in preds.items():
             per_seed[m].append((100.0 * (p == labels[None, :]).mean(1)).round(2).tolist())
-        best = _headline_method(cfg.methods)
+        best = headline_method(cfg.methods)
         for r in CONFUSION_RATIOS:
             if r in cfg.ratios:
                 m = confusion_matrix(preds[best][cfg.ratios.index(r)], labels, len(index.classes))
                 confusions[r] = confusions.get(r, 0) + m
-    extra = {"stream_specs": stream_specs, "confusion_method": _headline_method(cfg.methods),
+    extra = {"stream_specs": stream_specs, "confusion_method": headline_method(cfg.methods),
              "confusion": {f"{r:g}": m.tolist() for r, m in confusions.items()}}  # fmt: skip
     extra["compute_seconds"] = json.loads((out / "timing.json").read_text())
     results = results_dict(cfg.ratios, per_seed, len(test), index.classes, cfg.streams, cfg.seeds, extra)
@@ -238,7 +238,8 @@ def _add_time(path: Path, key: str, seconds: float) -> None:
     atomic_write_json(path, timing)
 
 
-def _headline_method(methods: Sequence[str]) -> str:
+def headline_method(methods: Sequence[str]) -> str:
+    """The method the reports' confusion matrices show: the full method when it was run."""
     return "kd-ms-lstm" if "kd-ms-lstm" in methods else methods[0]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from earlyact.augment import augment
-from earlyact.config import AugmentConfig, FeatureConfig, TrainConfig, to_dict
+from earlyact.config import AugmentConfig, ContextNetConfig, FeatureConfig, TrainConfig, to_dict
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import observed_frames
 from earlyact.features import action_inputs, prefix_windows, prepared, with_skeleton_context
@@ -64,13 +64,11 @@ def train_window_net(
 ) -> FitResult:  # fmt: skip
     """Train the window net on random prefixes: ``net.cfg.prefixes`` frames drawn per clip and batch,
     each frame's window of the prefix seen so far (DD-Net's random-prefix training)."""
-    layout, window = get_layout(features.layout), net.cfg
+    window = net.cfg
 
     def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
-        wins = []
-        for c in prepared(clips, features):
-            rows = None if rng is None else rng.integers(0, c.num_frames, window.prefixes)
-            wins.append(prefix_windows(np.asarray(c.pose), layout, features, window, rows))
+        draw = None if rng is None else (lambda c: rng.integers(0, c.num_frames, window.prefixes))
+        wins = _windows(clips, features, window, draw)  # all frames' windows without a generator
         lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
         return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
 
@@ -88,11 +86,7 @@ def _window_score(
     Each frame's window is read on its own (``WindowNet``), so the rows of the frames the score
     looks at give the same value as all rows, at a fraction of the cost (about 30 rows per JHMDB
     clip against 10 ratios)."""
-    layout = get_layout(features.layout)
-    wins = []
-    for c in prepared(val, features):
-        rows = np.array([observed_frames(c.num_frames, r) - 1 for r in ratios])  # the frames the score reads
-        wins.append(prefix_windows(np.asarray(c.pose), layout, features, net.cfg, rows))
+    wins = _windows(val, features, net.cfg, lambda c: np.array([observed_frames(c.num_frames, r) - 1 for r in ratios]))
     x, labels = torch.from_numpy(np.stack(wins)), torch.tensor([c.label for c in val])  # (N, R, L, D), (N,)
 
     @torch.no_grad()
@@ -100,6 +94,16 @@ def _window_score(
         return float((net(x)[0].argmax(-1) == labels[:, None]).double().mean())
 
     return score
+
+
+def _windows(
+    clips: Sequence[Clip], features: FeatureConfig, window: ContextNetConfig,
+    rows: Callable[[Clip], np.ndarray] | None,
+) -> list[np.ndarray]:  # fmt: skip
+    """Each clip's prefix windows (R, L, D) at the frames ``rows(clip)`` names (None: every frame)."""
+    layout = get_layout(features.layout)
+    return [prefix_windows(np.asarray(c.pose), layout, features, window, None if rows is None else rows(c))
+            for c in prepared(clips, features)]  # fmt: skip
 
 
 def _fit_frame_classifier(
