@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -29,3 +31,23 @@ def test_window_net_is_scored_on_the_ratio_frames_as_on_every_frame(tmp_path, ti
     every = Batch(torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in val]), pad_stack(wins))
     assert max(c.num_frames for c in val) > len(tiny_cfg.ratios)  # more frames than the score reads
     assert res.best_score == pytest.approx(val_score(lambda b: net.eval()(b.context)[0], every, tiny_cfg.ratios))
+
+
+def test_speed_and_prefix_augmentation_train_the_pose_networks_of_clips_with_other_streams(tmp_path, tiny_cfg):
+    """A speed change or a prefix alters the pose's length; the clip's other streams (an RGB context
+    here) keep theirs, so the pose-only networks must read the augmented pose's frames alone (the
+    window net once drew its prefix ends from the context's length: an IndexError on UT-Interaction)."""
+    index, clips = make_dataset(tiny_cfg.demo)
+    clips = [replace(c, pose=np.asarray(c.pose)[: 12 + i % 5]) for i, c in enumerate(clips)]  # short poses...
+    clips = [replace(c, context=np.zeros((c.pose.shape[0] + 9, 3), np.float32)) for c in clips]  # ...so the
+    # augmented poses always end before the context
+    assert all(c.num_frames > c.pose.shape[0] for c in clips)  # num_frames reads the context stream
+    aug = replace(tiny_cfg.augment, enabled=True, speed=0.5, prefix=1.0)
+    win, layout = ContextNetConfig(channels=4, window=8, span=10, prefixes=3), get_layout(tiny_cfg.features.layout)
+    torch.manual_seed(0)
+    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout), len(index.classes), win)
+    val = [replace(c, context=None) for c in clips[1::2]]
+    res = train_window_net(
+        net, clips[::2], val, tiny_cfg.features, aug, tiny_cfg.ratios, TrainConfig(epochs=2, batch_size=8), tmp_path, 0
+    )
+    assert res.epochs_run == 2 and 0.0 <= res.best_score <= 1.0

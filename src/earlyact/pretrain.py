@@ -120,7 +120,9 @@ def _fit_frame_classifier(
 
     def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
         if rng is not None and aug.enabled:
-            clips = [replace(c, pose=augment(np.asarray(c.pose), rng, aug, layout)) for c in clips]
+            # these networks read the pose alone; the other streams would keep the old length (speed, prefix)
+            pose = [augment(np.asarray(c.pose), rng, aug, layout) for c in clips]
+            clips = [replace(c, pose=p, context=None, action=None) for c, p in zip(clips, pose, strict=True)]
         return encode(clips, rng if sampled else None)
 
     def batches(gen: torch.Generator) -> list[Batch]:

@@ -1,0 +1,59 @@
+"""Choose UT-Interaction window-network settings on validation only: per fold and seed, the window
+network alone is trained on the fold's training sequences minus the held-out validation sequence
+(``train.val_by_group``, as the benchmark does) and scored on that sequence. The test folds are
+never read. Prints each variant's validation accuracy (%) per observation ratio, mean over folds
+and seeds.
+
+    python benchmarks/ut_window_validation.py --features runs/ut_bp/features --out runs/ut_winval \
+        --seeds 0 1 --variant base "" --variant geo "augment.scale=0.1 augment.rotation=15"
+
+Each variant's overrides apply on top of ``benchmark.UT_DEFAULTS``. A variant folder that already
+holds a fold's trained network is reused (copy a benchmark run's ``fold_*/seed_*/context_net``
+into ``OUT/base/`` to score its networks without retraining).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from earlyact.benchmark import ut_config
+from earlyact.data import load_dataset, split_validation
+from earlyact.streams import context_net_predictions, fit_context_net
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--features", type=Path, default=Path("runs/ut_bp/features"))
+    ap.add_argument("--out", type=Path, default=Path("runs/ut_winval"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--folds", nargs="+", help="sequence names (default: all)")
+    ap.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "OVERRIDES"), required=True)
+    args = ap.parse_args()
+    index, clips = load_dataset(args.features)
+    group = {e.clip_id: e.group for e in index.clips}
+    folds = args.folds or sorted(set(group.values()), key=lambda g: (len(g), g))
+    rows = []
+    for name, overrides in args.variant:
+        cfg, accs, start = ut_config(None, overrides.split()), [], time.perf_counter()
+        for g in folds:
+            train_all = [c for c in clips if group[c.clip_id] != g]
+            for seed in args.seeds:
+                train, val = split_validation(train_all, cfg.train.val_fraction, seed, cfg.train.val_by_group)
+                out = args.out / name / f"fold_{g}" / f"seed_{seed}" / "context_net"
+                net, _ = fit_context_net(train, val, len(index.classes), cfg, out, seed)
+                pred = context_net_predictions(net, val, cfg.features, cfg.ratios)  # (R, N)
+                accs.append(100 * (pred == np.array([c.label for c in val])[None]).mean(1))
+        rows.append((name, np.mean(accs, axis=0), time.perf_counter() - start))
+    print(f"window network alone, validation accuracy (%) per ratio, mean over folds {folds} x seeds {args.seeds}\n")
+    print("| variant | " + " | ".join(f"{r:g}" for r in cfg.ratios) + " | mean | seconds |")
+    print("|---" * (len(cfg.ratios) + 3) + "|")
+    for name, acc, seconds in rows:
+        print(f"| {name} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} | {seconds:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
