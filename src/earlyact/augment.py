@@ -8,9 +8,12 @@ augmentation are what the networks see, so pose normalisation stays in one place
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from earlyact.config import AugmentConfig
+from earlyact.data import Clip
 from earlyact.skeleton import JointLayout, causal_scale, mirror_order
 
 
@@ -68,3 +71,9 @@ def augment(pose: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, layo
     if cfg.prefix > 0 and rng.random() < cfg.prefix:
         out = out[: max(2, int(np.ceil(rng.uniform(0.5, 1.0) * len(out))))]
     return out.astype(np.float32)
+
+
+def augment_clip(clip: Clip, rng: np.random.Generator, cfg: AugmentConfig, layout: JointLayout) -> Clip:
+    """The clip with an augmented pose and no other stream: those were computed from the old pose (a
+    speed change or prefix even alters its length), so the caller recomputes the ones it reads."""
+    return replace(clip, pose=augment(np.asarray(clip.pose), rng, cfg, layout), context=None, action=None)

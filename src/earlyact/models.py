@@ -367,14 +367,21 @@ def _mean_log_probs(logits: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def make_window_net(
-    dist_dim: int, motion_dim: int, num_classes: int, cfg: ContextNetConfig
+    dist_dim: int, motion_dim: int, num_classes: int, cfg: ContextNetConfig, seed: int | None = None
 ) -> WindowNet | WindowEnsemble:
     """The window net ``cfg`` describes (untrained): one ``WindowNet``, or a ``WindowEnsemble`` of
-    ``cfg.members`` nets each configured as a single one (``streams`` trains them one by one)."""
+    ``cfg.members`` nets each configured as a single one (``streams`` trains them one by one). With
+    ``seed``, member i is initialised from seed + 1000 i (member 0: the single net of that seed)."""
+    one = replace(cfg, members=1)
+
+    def member(i: int) -> WindowNet:
+        if seed is not None:
+            torch.manual_seed(seed + 1000 * i)
+        return WindowNet(dist_dim, motion_dim, num_classes, one)
+
     if cfg.members > 1:
-        one = replace(cfg, members=1)
-        return WindowEnsemble([WindowNet(dist_dim, motion_dim, num_classes, one) for _ in range(cfg.members)], cfg)
-    return WindowNet(dist_dim, motion_dim, num_classes, cfg)
+        return WindowEnsemble([member(i) for i in range(cfg.members)], cfg)
+    return member(0)
 
 
 @dataclass

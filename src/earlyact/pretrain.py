@@ -9,13 +9,12 @@ ratios) with clips augmented afresh per batch; the settings a phase depends on a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from earlyact.augment import augment
+from earlyact.augment import augment_clip
 from earlyact.config import AugmentConfig, ContextNetConfig, FeatureConfig, TrainConfig, to_dict
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import observed_frames
@@ -120,9 +119,7 @@ def _fit_frame_classifier(
 
     def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
         if rng is not None and aug.enabled:
-            # these networks read the pose alone; the other streams would keep the old length (speed, prefix)
-            pose = [augment(np.asarray(c.pose), rng, aug, layout) for c in clips]
-            clips = [replace(c, pose=p, context=None, action=None) for c, p in zip(clips, pose, strict=True)]
+            clips = [augment_clip(c, rng, aug, layout) for c in clips]  # these networks read the pose alone
         return encode(clips, rng if sampled else None)
 
     def batches(gen: torch.Generator) -> list[Batch]:

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from earlyact.augment import augment
+from earlyact.augment import augment_clip
 from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
 from earlyact.data import Clip, make_batch, pad_stack
 from earlyact.evaluate import ratio_predictions
 from earlyact.features import action_features, prefix_windows, prepared, window_dims, with_skeleton_context
-from earlyact.models import ActionNet, ContextNet, StreamNets, WindowEnsemble, WindowNet
+from earlyact.models import ActionNet, ContextNet, StreamNets, WindowEnsemble, WindowNet, make_window_net
 from earlyact.pretrain import train_action_net, train_context_net, train_window_net
 from earlyact.skeleton import get_layout
 
@@ -146,16 +146,12 @@ def _fit_window_net(
         raise ValueError(f"context_net.window must be a multiple of 4 and span, prefixes, members >= 1; got {win}")
     persons, _ = _num_persons_joints(train)
     dist, motion = window_dims(persons, get_layout(cfg.features.layout), win.duration)
-    members = []
-    for i in range(win.members):  # each its own run (initialisation, batches, early stopping)
-        torch.manual_seed(seed + 1000 * i)
-        member = WindowNet(dist, motion, num_classes, replace(win, members=1))  # member 0: this seed's single net
-        folder = out_dir if i == 0 else out_dir / f"member_{i}"
+    net = make_window_net(dist, motion, num_classes, win, seed)
+    for i, member in enumerate(net.members if isinstance(net, WindowEnsemble) else [net]):  # each its own run
+        folder = out_dir if i == 0 else out_dir / f"member_{i}"  # member 0: this seed's single net
         train_window_net(
             member, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.context_train, folder, seed + 1000 * i
         )
-        members.append(member.eval())
-    net = members[0] if win.members == 1 else WindowEnsemble(members, win)
     desc = {"dist_dim": dist, "motion_dim": motion, "num_classes": num_classes, "config": to_dict(win)}
     return net.eval(), desc
 
@@ -243,10 +239,7 @@ def make_transform(cfg: ExperimentConfig, skeleton_context: bool, nets: StreamNe
     cache: dict[bytes, Clip] = {}
 
     def transform(clips: list[Clip], rng: np.random.Generator) -> list[Clip]:
-        out = [
-            replace(c, pose=augment(np.asarray(c.pose), rng, cfg.augment, layout), context=None, action=None)
-            for c in clips
-        ]
+        out = [augment_clip(c, rng, cfg.augment, layout) for c in clips]
         keys = [_pose_key(c) for c in out]
         todo = {k: c for k, c in zip(keys, out, strict=True) if k not in cache}
         done = pose_streams(list(todo.values()), cfg.streams, skeleton_context, cfg.features, nets, training=True)
