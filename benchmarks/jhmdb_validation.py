@@ -93,9 +93,14 @@ def context_only(clips, classes, variants, out: Path, seed: int) -> None:
         pred = context_net_predictions(net, val, cfg.features, cfg.ratios)  # (R, N)
         labels = np.array([c.label for c in val])
         rows.append((name, 100 * (pred == labels[None]).mean(1), time.perf_counter() - start))
-    print(f"context network alone, validation accuracy (%) per ratio, seed {seed}\n")
-    print("| variant | " + " | ".join(f"{r:g}" for r in cfg.ratios) + " | mean | seconds |")
-    print("|---" * (len(cfg.ratios) + 3) + "|")
+    print_variant_table(f"context network alone, validation accuracy (%) per ratio, seed {seed}", cfg.ratios, rows)
+
+
+def print_variant_table(title: str, ratios, rows: list[tuple[str, np.ndarray, float]]) -> None:
+    """One row per variant: accuracy (%) per ratio, its mean, and the seconds the variant took."""
+    print(title + "\n")
+    print("| variant | " + " | ".join(f"{r:g}" for r in ratios) + " | mean | seconds |")
+    print("|---" * (len(ratios) + 3) + "|")
     for name, acc, seconds in rows:
         print(f"| {name} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} | {seconds:.0f} |")
 

@@ -5,7 +5,7 @@ never read. Prints each variant's validation accuracy (%) per observation ratio,
 and seeds.
 
     python benchmarks/ut_window_validation.py --features runs/ut_bp/features --out runs/ut_winval \
-        --seeds 0 1 --variant base "" --variant geo "augment.scale=0.1 augment.rotation=15"
+        --seeds 0 1 --variant base "" --variant geo "context_augment.scale=0.1 context_augment.rotation=15"
 
 Each variant's overrides apply on top of ``benchmark.UT_DEFAULTS``. A variant folder that already
 holds a fold's trained network is reused (copy a benchmark run's ``fold_*/seed_*/context_net``
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from jhmdb_validation import print_variant_table  # this folder's script
 
 from earlyact.benchmark import ut_config
 from earlyact.data import load_dataset, split_validation
@@ -48,11 +49,8 @@ def main() -> None:
                 pred = context_net_predictions(net, val, cfg.features, cfg.ratios)  # (R, N)
                 accs.append(100 * (pred == np.array([c.label for c in val])[None]).mean(1))
         rows.append((name, np.mean(accs, axis=0), time.perf_counter() - start))
-    print(f"window network alone, validation accuracy (%) per ratio, mean over folds {folds} x seeds {args.seeds}\n")
-    print("| variant | " + " | ".join(f"{r:g}" for r in cfg.ratios) + " | mean | seconds |")
-    print("|---" * (len(cfg.ratios) + 3) + "|")
-    for name, acc, seconds in rows:
-        print(f"| {name} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} | {seconds:.0f} |")
+    title = f"window network alone, validation accuracy (%) per ratio, mean over folds {folds} x seeds {args.seeds}"
+    print_variant_table(title, cfg.ratios, rows)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -247,3 +249,32 @@ def test_stages_built_on_other_streams_are_not_reused(tmp_path, tiny_cfg):
     other = replace(cfg, context_net=replace(cfg.context_net, dropout=0.2))
     with pytest.raises(ValueError, match=r"teachers: .*upstream\.context_net\.dropout: 0\.1 -> 0\.2"):
         run_seed(train, test, index.classes, other, tmp_path, 0, describe_streams(index, train, other))
+
+
+def test_the_window_net_trains_with_context_augment_and_the_stages_augmentation_never_reaches_it(tmp_path, tiny_cfg):
+    from dataclasses import replace
+
+    import torch
+
+    from earlyact.config import AugmentConfig, ContextNetConfig, TrainConfig
+    from earlyact.streams import fit_context_net
+    from earlyact.synthetic import make_dataset
+
+    base = replace(
+        tiny_cfg, context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
+        context_train=TrainConfig(epochs=2, batch_size=8),
+    )  # fmt: skip
+    _, clips = make_dataset(base.demo)
+    geo = AugmentConfig(enabled=True, scale=0.2, rotation=20, mirror=0.5, noise=0, speed=0)
+
+    def weights(name: str, **changes) -> list[torch.Tensor]:
+        net, _ = fit_context_net(clips[:12], clips[12:16], 3, replace(base, **changes), tmp_path / name, 0)
+        return [p.detach().clone() for p in net.parameters()]
+
+    plain = weights("plain")
+    stages_only = weights("stages", augment=geo)
+    own = weights("own", context_augment=geo)
+    assert all(torch.equal(a, b) for a, b in zip(plain, stages_only, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(plain, own, strict=True))
+    saved = json.loads((tmp_path / "own" / "state.json").read_text())["settings"]["augment"]
+    assert saved["scale"] == 0.2 and saved["rotation"] == 20  # what it trained with is recorded beside it

@@ -15,18 +15,22 @@ from earlyact.evaluate import markdown_table, results_dict, write_report, write_
 from earlyact.experiment import describe_streams, headline_method, run_experiment
 from earlyact.storage import atomic_write_json, atomic_write_text
 
+
+def mirror_only(section: str) -> list[str]:
+    """Overrides that make the augmentation section ``section`` draw left-right mirror images alone."""
+    return [f"{section}.enabled=true", f"{section}.mirror=0.5"] + [
+        f"{section}.{k}=0" for k in ("scale", "rotation", "noise", "speed", "prefix")
+    ]
+
+
 JHMDB_DEFAULTS = [
     "features.layout=jhmdb15",
     "features.long_motion=2",  # DD-Net's two-scale motion
     "context_net.channels=64",  # stage 1 reads a learned embedding of the pose ...
     "context_net.window=32",  # ... the window net's: DD-Net over each frame's observed prefix, resampled to 32
     "context_train.epochs=60",
-    "augment.enabled=true",
-    "augment.scale=0",
-    "augment.rotation=0",
-    "augment.noise=0",
-    "augment.speed=0",
-    "augment.mirror=0.5",  # left-right mirror images only
+    *mirror_only("augment"),  # left-right mirror images only, for the stages and the action net ...
+    *mirror_only("context_augment"),  # ... and for the window net
     "model.hidden1=128",
     "model.hidden2=128",
     "model.fuse_context=0.5",  # students x the window net's own classifier (benchmarks/fusion_validation.py)
@@ -124,12 +128,8 @@ UT_DEFAULTS = [
     "context_net.span=192",  # covering a whole segmented clip (set 1: 59-183 frames)
     "context_net.prefixes=8",
     "context_train.epochs=80",
-    "augment.enabled=true",
-    "augment.scale=0",
-    "augment.rotation=0",
-    "augment.noise=0",
-    "augment.speed=0",
-    "augment.mirror=0.5",
+    *mirror_only("augment"),
+    *mirror_only("context_augment"),
 ]  # chosen on the folds' validation parts (benchmarks/validation_scores.py; README), not on test folds
 
 

@@ -157,7 +157,9 @@ class ExperimentConfig:
         default_factory=lambda: [round(0.1 * i, 1) for i in range(1, 11)]
     )  # observation ratios of the evaluation
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # the stages' and the action network's training
+    context_augment: AugmentConfig = field(default_factory=AugmentConfig)  # the context (window) network's own
+    # training: a pretrained encoder may take stronger augmentation than the stages that read it
     action_net: ActionNetConfig = field(default_factory=ActionNetConfig)
     action_folds: int = 0  # > 1: training clips read out-of-fold action features from K extra networks
     action_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))

@@ -138,7 +138,7 @@ def stream_settings(cfg: ExperimentConfig) -> dict[str, Any]:
     """What the streams the stages read depend on: the pose features, the augmentation, the networks
     behind the streams and their training. A stage (or its test predictions) made from other
     streams is stale: resuming it is refused, and saved predictions are recomputed."""
-    keys = ("features", "augment", "action_net", "action_folds", "action_train",
+    keys = ("features", "augment", "context_augment", "action_net", "action_folds", "action_train",
             "context_net", "context_folds", "context_train")  # fmt: skip
     return json.loads(json.dumps({k: to_dict(v) if is_dataclass(v) else v for k in keys for v in [getattr(cfg, k)]}))
 

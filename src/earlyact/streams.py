@@ -133,7 +133,7 @@ def fit_context_net(
     torch.manual_seed(seed)
     net = ContextNet(dim, num_classes, cfg.context_net)
     net.norm.fit(torch.from_numpy(np.concatenate([c.context for c in descriptors])))
-    train_context_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.context_train, out_dir, seed)
+    train_context_net(net, train, val, cfg.features, cfg.context_augment, cfg.ratios, cfg.context_train, out_dir, seed)
     desc = {"input_dim": dim, "num_classes": num_classes, "config": to_dict(cfg.context_net)}
     return net.eval(), desc
 
@@ -149,9 +149,8 @@ def _fit_window_net(
     net = make_window_net(dist, motion, num_classes, win, seed)
     for i, member in enumerate(net.members if isinstance(net, WindowEnsemble) else [net]):  # each its own run
         folder = out_dir if i == 0 else out_dir / f"member_{i}"  # member 0: this seed's single net
-        train_window_net(
-            member, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.context_train, folder, seed + 1000 * i
-        )
+        aug, opt = cfg.context_augment, cfg.context_train
+        train_window_net(member, train, val, cfg.features, aug, cfg.ratios, opt, folder, seed + 1000 * i)
     desc = {"dist_dim": dist, "motion_dim": motion, "num_classes": num_classes, "config": to_dict(win)}
     return net.eval(), desc
 
