@@ -251,7 +251,10 @@ def test_stages_built_on_other_streams_are_not_reused(tmp_path, tiny_cfg):
         run_seed(train, test, index.classes, other, tmp_path, 0, describe_streams(index, train, other))
 
 
-def test_the_window_net_trains_with_context_augment_and_the_stages_augmentation_never_reaches_it(tmp_path, tiny_cfg):
+@pytest.mark.parametrize("window", [8, 0])  # the window net, the causal context network
+def test_the_context_net_trains_with_context_augment_and_the_stages_augmentation_never_reaches_it(
+    tmp_path, tiny_cfg, window
+):
     from dataclasses import replace
 
     import torch
@@ -261,7 +264,7 @@ def test_the_window_net_trains_with_context_augment_and_the_stages_augmentation_
     from earlyact.synthetic import make_dataset
 
     base = replace(
-        tiny_cfg, context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
+        tiny_cfg, context_net=ContextNetConfig(channels=2, window=window, span=10, prefixes=3),
         context_train=TrainConfig(epochs=2, batch_size=8),
     )  # fmt: skip
     _, clips = make_dataset(base.demo)
