@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from earlyact.config import ExperimentConfig, ExtractConfig, load_config, to_dict
+from earlyact.config import AugmentConfig, ExperimentConfig, ExtractConfig, load_config, to_dict
 from earlyact.data import Clip, DatasetIndex, load_dataset
 from earlyact.evaluate import markdown_table, results_dict, write_report, write_results
 from earlyact.experiment import describe_streams, headline_method, run_experiment
@@ -17,10 +18,10 @@ from earlyact.storage import atomic_write_json, atomic_write_text
 
 
 def mirror_only(section: str) -> list[str]:
-    """Overrides that make the augmentation section ``section`` draw left-right mirror images alone."""
-    return [f"{section}.enabled=true", f"{section}.mirror=0.5"] + [
-        f"{section}.{k}=0" for k in ("scale", "rotation", "noise", "speed", "prefix")
-    ]
+    """Overrides that make the augmentation section ``section`` draw left-right mirror images alone
+    (every other ``AugmentConfig`` amount set to 0, so a new augmentation stays off here too)."""
+    others = [f.name for f in fields(AugmentConfig) if f.name not in ("enabled", "mirror")]
+    return [f"{section}.enabled=true", f"{section}.mirror=0.5"] + [f"{section}.{k}=0" for k in others]
 
 
 JHMDB_DEFAULTS = [

@@ -366,17 +366,23 @@ def _mean_log_probs(logits: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack([x.log_softmax(-1) for x in logits]).mean(0)
 
 
+def member_seed(seed: int, i: int) -> int:
+    """The seed of window-ensemble member i, for its initialisation and its training run alike
+    (member 0: the single net of that seed)."""
+    return seed + 1000 * i
+
+
 def make_window_net(
     dist_dim: int, motion_dim: int, num_classes: int, cfg: ContextNetConfig, seed: int | None = None
 ) -> WindowNet | WindowEnsemble:
     """The window net ``cfg`` describes (untrained): one ``WindowNet``, or a ``WindowEnsemble`` of
     ``cfg.members`` nets each configured as a single one (``streams`` trains them one by one). With
-    ``seed``, member i is initialised from seed + 1000 i (member 0: the single net of that seed)."""
+    ``seed``, member i is initialised from ``member_seed(seed, i)``."""
     one = replace(cfg, members=1)
 
     def member(i: int) -> WindowNet:
         if seed is not None:
-            torch.manual_seed(seed + 1000 * i)
+            torch.manual_seed(member_seed(seed, i))
         return WindowNet(dist_dim, motion_dim, num_classes, one)
 
     if cfg.members > 1:

@@ -26,7 +26,7 @@ from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
 from earlyact.data import Clip, make_batch, pad_stack
 from earlyact.evaluate import ratio_predictions
 from earlyact.features import action_features, prefix_windows, prepared, window_dims, with_skeleton_context
-from earlyact.models import ActionNet, ContextNet, StreamNets, WindowEnsemble, WindowNet, make_window_net
+from earlyact.models import ActionNet, ContextNet, StreamNets, WindowEnsemble, WindowNet, make_window_net, member_seed
 from earlyact.pretrain import train_action_net, train_context_net, train_window_net
 from earlyact.skeleton import get_layout
 
@@ -147,10 +147,10 @@ def _fit_window_net(
     persons, _ = _num_persons_joints(train)
     dist, motion = window_dims(persons, get_layout(cfg.features.layout), win.duration)
     net = make_window_net(dist, motion, num_classes, win, seed)
+    aug, opt = cfg.context_augment, cfg.context_train
     for i, member in enumerate(net.members if isinstance(net, WindowEnsemble) else [net]):  # each its own run
         folder = out_dir if i == 0 else out_dir / f"member_{i}"  # member 0: this seed's single net
-        aug, opt = cfg.context_augment, cfg.context_train
-        train_window_net(member, train, val, cfg.features, aug, cfg.ratios, opt, folder, seed + 1000 * i)
+        train_window_net(member, train, val, cfg.features, aug, cfg.ratios, opt, folder, member_seed(seed, i))
     desc = {"dist_dim": dist, "motion_dim": motion, "num_classes": num_classes, "config": to_dict(win)}
     return net.eval(), desc
 
