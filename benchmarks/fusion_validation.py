@@ -15,16 +15,19 @@ run's config and seed), so it is out of sample for every network of that folder.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 
+from earlyact.augment import mirror_clips
 from earlyact.checkpoint import load_checkpoint
 from earlyact.config import load_config
 from earlyact.data import Clip, load_dataset, split_validation
 from earlyact.experiment import fusion_head, predict_ratios
 from earlyact.jhmdb import clips_from_poses, load_gt_pickles, read_gt_pickle
+from earlyact.skeleton import get_layout
 from earlyact.streams import add_streams
 
 METHODS = ("lstm-ce", "ms-lstm", "kd-ms-lstm")
@@ -51,21 +54,27 @@ def units(run: Path, train_file: Path) -> list[tuple[Path, list[Clip]]]:
     return out
 
 
-def score_unit(folder: Path, train: list[Clip], weights: list[float]) -> dict[tuple[str, float], np.ndarray]:
-    """{(method, weight): validation accuracy (%) per ratio} for one seed folder."""
+def score_unit(
+    folder: Path, train: list[Clip], weights: list[float], views: list[bool]
+) -> dict[tuple[str, float, bool], np.ndarray]:
+    """{(method, weight, mirror views): validation accuracy (%) per ratio} for one seed folder."""
     cfg = load_config(folder / METHODS[0] / "checkpoint" / "config.yaml")  # saved beside every checkpoint
     seed = int(folder.name.removeprefix("seed_"))
     _, val = split_validation(train, cfg.train.val_fraction, seed, cfg.train.val_by_group)
     labels = np.array([c.label for c in val])
-    out, clips = {}, None
+    out, clips, mirrored = {}, None, None
     for method in METHODS:
         bundle = load_checkpoint(folder / method / "checkpoint")
         streams = bundle.info["streams"]
         if clips is None:  # the methods of one folder share the frozen stream networks
             clips = add_streams(val, streams, bundle.info, bundle.nets)
-        for w in weights:
-            pred = predict_ratios(bundle.predictor, False, clips, streams, cfg.ratios, fusion_head(bundle.nets, w), w)
-            out[(method, w)] = 100 * (pred == labels[None]).mean(1)
+            if True in views:
+                layout = get_layout(bundle.info["features"]["layout"])
+                mirrored = add_streams(mirror_clips(val, layout), streams, bundle.info, bundle.nets)
+        for w, m in itertools.product(weights, views):
+            head = fusion_head(bundle.nets, w)
+            pred = predict_ratios(bundle.predictor, False, clips, streams, cfg.ratios, head, w, mirrored if m else None)
+            out[(method, w, m)] = 100 * (pred == labels[None]).mean(1)
     return out
 
 
@@ -79,19 +88,24 @@ def main() -> None:
         default=Path("../shared/data/jhmdb/GT_train_1.pkl"),
         help="training file of a jhmdb_validation.py variant (benchmark runs name theirs)",
     )
+    ap.add_argument(
+        "--mirror", action="store_true", help="also score each weight with mirror views (model.mirror_views)"
+    )
     args = ap.parse_args()
     found = units(args.run, args.train)
-    table: dict[tuple[str, float], list[np.ndarray]] = {}
+    views = [False, True] if args.mirror else [False]
+    table: dict[tuple[str, float, bool], list[np.ndarray]] = {}
     for folder, train in found:
-        for key, acc in score_unit(folder, train, args.weights).items():
+        for key, acc in score_unit(folder, train, args.weights, views).items():
             table.setdefault(key, []).append(acc)
     ratios = load_config(found[0][0] / METHODS[0] / "checkpoint" / "config.yaml").ratios
     print(f"validation accuracy (%), mean over {len(found)} seed/fold folders of {args.run}\n")
-    print("| method | fuse_context | " + " | ".join(f"{r:g}" for r in ratios) + " | mean |")
-    print("|---" * (len(ratios) + 3) + "|")
-    for (method, w), accs in table.items():
+    print("| method | fuse_context | mirror_views | " + " | ".join(f"{r:g}" for r in ratios) + " | mean |")
+    print("|---" * (len(ratios) + 4) + "|")
+    for (method, w, m), accs in table.items():
         acc = np.mean(accs, axis=0)
-        print(f"| {method} | {w:g} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} |")
+        cells = " | ".join(f"{a:.1f}" for a in acc)
+        print(f"| {method} | {w:g} | {str(m).lower()} | {cells} | {acc.mean():.1f} |")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ benchmark's defaults (``benchmark.JHMDB_DEFAULTS``). Each variant takes 5-10 min
 ``--context-only`` trains just the context network (about 4 minutes) and prints its validation
 accuracy per observation ratio; each variant's overrides then apply on top of JHMDB_DEFAULTS.
 
+``--keep F`` (with ``--context-only``) trains on a share F of the training part, scored on the same
+validation part: a point of the learning curve (how much more training clips would be worth).
+
 ``--groups K`` holds out whole clusters instead of random clips: the training clips are grouped by
 k-means (K clusters) on who and where each clip shows (body size and proportions, where the body
 stands, which way it faces) and ``train.val_by_group=true`` holds out about 15 % of the clusters.
@@ -82,12 +85,15 @@ def similarity_groups(clips: list[Clip], k: int, seed: int) -> list[Clip]:
     return [replace(c, meta={**c.meta, "group": int(g)}) for c, g in zip(clips, group, strict=True)]
 
 
-def context_only(clips, classes, variants, out: Path, seed: int) -> None:
-    """Per variant: the context network alone, validation accuracy (%) at each ratio."""
+def context_only(clips, classes, variants, out: Path, seed: int, keep: float = 1.0) -> None:
+    """Per variant: the context network alone, validation accuracy (%) at each ratio. ``keep`` < 1
+    trains on that share of the training part (stratified, seeded), scored on the same validation."""
     rows = []
     for name, overrides in variants:
         cfg = load_config(None, [*JHMDB_DEFAULTS, *overrides.split()])
         train, val = split_validation(clips, cfg.train.val_fraction, seed, cfg.train.val_by_group)
+        if keep < 1:  # a learning-curve point: what more training clips would be worth
+            train = split_validation(train, 1 - keep, seed + 1)[0]
         start = time.perf_counter()
         net, _ = fit_context_net(train, val, len(classes), cfg, out / name / f"seed_{seed}" / "context_net", seed)
         pred = context_net_predictions(net, val, cfg.features, cfg.ratios)  # (R, N)
@@ -113,6 +119,7 @@ def main() -> None:
     ap.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "OVERRIDES"))
     ap.add_argument("--context-only", action="store_true", help="train and score only the context network")
     ap.add_argument("--groups", type=int, default=0, help="hold out whole similarity clusters (K of them)")
+    ap.add_argument("--keep", type=float, default=1.0, help="--context-only: train on this share of the training part")
     args = ap.parse_args()
     poses, labels = read_gt_pickle(args.train)
     classes = sorted(set(labels))
@@ -124,7 +131,7 @@ def main() -> None:
     if args.context_only:
         variants = args.variant or [("zeros", "context_net.padding=zeros"), ("first", "context_net.padding=first")]
         variants = [(name, " ".join([overrides, *grouped])) for name, overrides in variants]
-        return context_only(clips, classes, variants, args.out / "context_only", args.seed)
+        return context_only(clips, classes, variants, args.out / "context_only", args.seed, args.keep)
     variants = args.variant or [("plain", "features.layout=jhmdb15"), ("benchmark", " ".join(JHMDB_DEFAULTS))]
     variants = [(name, " ".join([overrides, *grouped])) for name, overrides in variants]
     index = DatasetIndex(classes, [ClipEntry(c.clip_id, c.label, "train") for c in clips], {}, name="jhmdb")

@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 
-from earlyact.augment import augment, change_speed, jitter, mirror, scale_rotate
+from earlyact.augment import augment, change_speed, jitter, mirror, mirror_clips, scale_rotate
 from earlyact.config import AugmentConfig
+from earlyact.data import Clip
 from earlyact.skeleton import BLAZEPOSE33, COCO18, JHMDB15, mirror_order, normalize
 
 
@@ -80,3 +82,13 @@ def test_mirror_probability_is_seeded():
     centre = np.nanmean(_pose()[..., :2].reshape(-1, 2), axis=0)
     expected = mirror(_pose() - np.r_[centre, 0], COCO18) + np.r_[-centre[0], centre[1], 0]
     assert np.allclose(out, expected, atol=1e-3, equal_nan=True)
+
+
+def test_mirror_clips_mirror_the_pose_and_drop_the_streams_made_from_it():
+    clip = Clip("a", 1, _pose(), context=np.ones((len(_pose()), 4), np.float32))
+    (out,) = mirror_clips([clip], COCO18)
+    assert np.array_equal(out.pose, mirror(_pose(), COCO18), equal_nan=True)
+    assert out.context is None and out.action is None and (out.clip_id, out.label) == ("a", 1)
+    assert clip.context is not None  # the input is left as it was
+    with pytest.raises(ValueError, match="'b' has none"):
+        mirror_clips([clip, Clip("b", 0, None, context=np.ones((3, 4), np.float32))], COCO18)

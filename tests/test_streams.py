@@ -223,6 +223,39 @@ def test_fused_prediction_is_the_weighted_product_of_students_and_context_net(tm
     assert (tmp_path / "kd-ms-lstm" / "students" / "metrics.csv").read_text() == history
 
 
+def test_mirrored_views_predict_the_class_of_highest_mean_log_probability(tmp_path, tiny_cfg):
+    import torch
+
+    from earlyact.augment import mirror_clips
+    from earlyact.checkpoint import load_checkpoint
+    from earlyact.data import make_batch
+    from earlyact.evaluate import ratio_frames
+    from earlyact.experiment import predict_ratios
+    from earlyact.skeleton import get_layout
+    from earlyact.streams import add_streams
+
+    cfg, _, _, test, preds = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm"])
+    bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
+    views = [
+        add_streams(x, cfg.streams, bundle.info, bundle.nets) for x in (test, mirror_clips(test, get_layout("coco18")))
+    ]
+    assert not np.allclose(views[0][0].context, views[1][0].context)  # the mirror image has its own streams
+    log_p = []
+    for view in views:
+        b = make_batch(view, cfg.streams)
+        with torch.no_grad():
+            logits = bundle.predictor.eval().forward_students(b.context, b.action)[-1].logits  # (B, T, K)
+        log_p.append(ratio_frames(logits.log_softmax(-1), b.lengths, cfg.ratios))  # (R, B, K)
+    expected = ((log_p[0] + log_p[1]) / 2).argmax(-1).numpy()
+    one = [log_p[0].argmax(-1).numpy(), log_p[1].argmax(-1).numpy()]
+    assert not (np.array_equal(expected, one[0]) and np.array_equal(expected, one[1]))  # the mean is no single view
+    got = predict_ratios(bundle.predictor, False, views[0], cfg.streams, cfg.ratios, mirrored=views[1])
+    assert np.array_equal(got, expected)
+    assert np.array_equal(
+        predict_ratios(bundle.predictor, False, views[0], cfg.streams, cfg.ratios), preds["kd-ms-lstm"]
+    )
+
+
 def test_fusion_needs_a_context_network_and_a_weight_in_0_1():
     import torch
 

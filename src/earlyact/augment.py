@@ -8,6 +8,7 @@ augmentation are what the networks see, so pose normalisation stays in one place
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -77,3 +78,12 @@ def augment_clip(clip: Clip, rng: np.random.Generator, cfg: AugmentConfig, layou
     """The clip with an augmented pose and no other stream: those were computed from the old pose (a
     speed change or prefix even alters its length), so the caller recomputes the ones it reads."""
     return replace(clip, pose=augment(np.asarray(clip.pose), rng, cfg, layout), context=None, action=None)
+
+
+def mirror_clips(clips: Sequence[Clip], layout: JointLayout) -> list[Clip]:
+    """The clips' left-right mirror images (a second view for prediction: ``ModelConfig.mirror_views``),
+    with no stream but the pose: the caller computes the streams it reads from the mirrored pose."""
+    missing = [c.clip_id for c in clips if c.pose is None]
+    if missing:
+        raise ValueError(f"mirrored views need each clip's pose; clip {missing[0]!r} has none")
+    return [replace(c, pose=mirror(np.asarray(c.pose), layout), context=None, action=None) for c in clips]

@@ -26,12 +26,15 @@ def observed_frames(num_frames: int, ratio: float) -> int:
     return max(1, math.ceil(round(ratio * num_frames, 6)))
 
 
+def ratio_frames(x: torch.Tensor, lengths: torch.Tensor, ratios: Sequence[float]) -> torch.Tensor:
+    """x (B, T, K) of a causal pass -> (R, B, K): each ratio's last observed frame of every clip."""
+    last = torch.tensor([[observed_frames(int(n), r) - 1 for n in lengths] for r in ratios])  # (R, B)
+    return x[torch.arange(len(lengths))[None, :], last.to(x.device)]
+
+
 def ratio_predictions(logits: torch.Tensor, lengths: torch.Tensor, ratios: Sequence[float]) -> np.ndarray:
     """logits (B, T, K) of a causal pass -> predicted class (R, B) at each ratio's last observed frame."""
-    preds = logits.argmax(-1).cpu().numpy()  # (B, T)
-    lengths = lengths.cpu().numpy()
-    last = np.array([[observed_frames(int(n), r) - 1 for n in lengths] for r in ratios])  # (R, B)
-    return preds[np.arange(len(lengths))[None, :], last]
+    return ratio_frames(logits, lengths, ratios).argmax(-1).cpu().numpy()
 
 
 def ratio_accuracy(

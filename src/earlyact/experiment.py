@@ -20,7 +20,7 @@ import torch
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
 from earlyact.config import ExperimentConfig, dump_yaml, to_dict
 from earlyact.data import Clip, DatasetIndex, load_dataset, make_batch, split_validation
-from earlyact.evaluate import confusion_matrix, ratio_predictions, results_dict, write_results
+from earlyact.evaluate import confusion_matrix, ratio_frames, results_dict, write_results
 from earlyact.methods import get_method
 from earlyact.models import Predictor, fuse_logits
 from earlyact.storage import atomic_write_json
@@ -57,7 +57,7 @@ def fit_standardization(model: Predictor, clips: Sequence[Clip]) -> None:
 
 
 @torch.no_grad()
-def predict_ratios(
+def ratio_log_probs(
     model: Predictor,
     offline: bool,
     clips: Sequence[Clip],
@@ -65,14 +65,15 @@ def predict_ratios(
     ratios: Sequence[float],
     context_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
     fuse: float = 0.0,
-) -> np.ndarray:
-    """(R, N) predicted classes; students causally, teachers (offline) on the whole clip.
+) -> torch.Tensor:
+    """(R, N, K) class log-probabilities at each ratio's last observed frame; students causally,
+    teachers (offline) on the whole clip.
 
     With ``fuse`` > 0 the students' last stage is fused with ``context_head`` (the skeleton context
     network's classifier) reading the clips' context stream (``models.fuse_logits``); the offline
     teachers are never fused."""
     model.eval()
-    preds = []
+    out = []
     for s in range(0, len(clips), 64):
         b = make_batch(clips[s : s + 64], streams)
         outs = (
@@ -82,9 +83,31 @@ def predict_ratios(
         )
         logits = outs[-1].logits  # (B, T, K)
         if fuse > 0 and not offline:
-            logits = fuse_logits(logits, context_head(b.context), fuse)
-        preds.append(ratio_predictions(logits, b.lengths, ratios))
-    return np.concatenate(preds, axis=1)
+            log_p = fuse_logits(logits, context_head(b.context), fuse)
+        else:
+            log_p = logits.log_softmax(-1)
+        out.append(ratio_frames(log_p, b.lengths, ratios))  # (R, B, K)
+    return torch.cat(out, dim=1)
+
+
+def predict_ratios(
+    model: Predictor,
+    offline: bool,
+    clips: Sequence[Clip],
+    streams: Sequence[str],
+    ratios: Sequence[float],
+    context_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    fuse: float = 0.0,
+    mirrored: Sequence[Clip] | None = None,
+) -> np.ndarray:
+    """(R, N) predicted classes (``ratio_log_probs``). With ``mirrored`` (the same clips' left-right
+    mirror images, ``augment.mirror_clips``, with their streams) the prediction is the class of highest
+    mean log-probability over both views: test-time mirroring, measured by
+    ``benchmarks/fusion_validation.py --mirror`` (it lowered validation accuracy: not a default)."""
+    log_p = ratio_log_probs(model, offline, clips, streams, ratios, context_head, fuse)
+    if mirrored is not None:
+        log_p = (log_p + ratio_log_probs(model, offline, mirrored, streams, ratios, context_head, fuse)) / 2
+    return log_p.argmax(-1).cpu().numpy()
 
 
 def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
