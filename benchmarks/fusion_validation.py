@@ -60,6 +60,8 @@ def score_unit(
     """{(method, weight, mirror views): validation accuracy (%) per ratio} for one seed folder."""
     cfg = load_config(folder / METHODS[0] / "checkpoint" / "config.yaml")  # saved beside every checkpoint
     seed = int(folder.name.removeprefix("seed_"))
+    if cfg.train.val_fraction <= 0:
+        raise SystemExit(f"{folder}: trained on all its training clips (train.val_fraction=0): no validation part")
     _, val = split_validation(train, cfg.train.val_fraction, seed, cfg.train.val_by_group)
     labels = np.array([c.label for c in val])
     out, clips, mirrored = {}, None, None

@@ -48,6 +48,10 @@ def test_benchmark_jhmdb_any_split(tmp_path, capsys):
     report = (tmp_path / "doc" / "j.md").read_text()
     assert "benchmark jhmdb" in report and "| kd-ms-lstm |" in report and "j_accuracy.png" in report
     assert (tmp_path / "doc" / "j_accuracy.png").exists() and set(res["compute_seconds"]) == {"seed_0", "seed_1"}
+    # the final fit: every network on all 8 training clips, each phase for all its epochs, nothing scored
+    for phase in ("context_net", "action_net", "teachers", "kd-ms-lstm/students"):
+        state = json.loads((out / "seed_0" / phase / "state.json").read_text())
+        assert state["epoch"] == state["best_epoch"] == 2 and {r["val_score"] for r in state["history"]} == {""}
 
 
 def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, capsys):

@@ -118,6 +118,8 @@ def test_validation_split_is_stratified_and_seeded():
     assert len(va) == 6 and sorted(c.label for c in va) == [0, 0, 1, 1, 2, 2]
     assert [c.clip_id for c in split_validation(clips, 0.2, seed=1)[1]] == [c.clip_id for c in va]
     assert not {c.clip_id for c in tr} & {c.clip_id for c in va}
+    for by_group in (False, True):  # fraction 0: no validation, every clip trains (a final fit)
+        assert split_validation(clips, 0.0, seed=1, by_group=by_group) == (clips, [])
 
 
 def test_validation_split_by_group_holds_out_whole_groups():

@@ -314,3 +314,38 @@ def test_the_context_net_trains_with_context_augment_and_the_stages_augmentation
     assert not all(torch.equal(a, b) for a, b in zip(plain, own, strict=True))
     saved = json.loads((tmp_path / "own" / "state.json").read_text())["settings"]["augment"]
     assert saved["scale"] == 0.2 and saved["rotation"] == 20  # what it trained with is recorded beside it
+
+
+def test_val_fraction_0_fits_every_network_on_all_training_clips_for_all_its_epochs(tmp_path, tiny_cfg):
+    from dataclasses import replace
+
+    from earlyact.config import TrainConfig
+
+    no_val = {"val_fraction": 0.0, "patience": 1}
+    cfg = replace(
+        tiny_cfg,
+        train=replace(tiny_cfg.train, epochs=3, **no_val),
+        action_train=replace(tiny_cfg.action_train, epochs=2, **no_val),
+    )
+    _, _, train, _, _ = _window_net_run(
+        tmp_path, cfg, methods=["kd-ms-lstm"], context_train=TrainConfig(epochs=2, batch_size=8, **no_val)
+    )
+    for phase, epochs in (("context_net", 2), ("action_net", 2), ("teachers", 3), ("kd-ms-lstm/students", 3)):
+        state = json.loads((tmp_path / phase / "state.json").read_text())
+        assert (state["epoch"], state["best_epoch"]) == (epochs, epochs), phase
+
+
+def test_a_run_folder_is_not_reused_for_another_split_or_other_stage_training(tmp_path, tiny_cfg):
+    from dataclasses import replace
+
+    from earlyact.experiment import describe_streams, run_seed
+
+    cfg, index, train, test, _ = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm"])
+    # saved predictions made by other stage training are not returned as if current; other training
+    # clips: the stream network trained first is refused
+    for other, phase in (
+        (replace(cfg, train=replace(cfg.train, lr=cfg.train.lr / 2)), "teachers"),
+        (replace(cfg, train=replace(cfg.train, val_fraction=0.5)), "context_net"),
+    ):
+        with pytest.raises(ValueError, match=f"{phase}: this phase was trained with other settings"):
+            run_seed(train, test, index.classes, other, tmp_path, 0, describe_streams(index, train, other))

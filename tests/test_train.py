@@ -202,3 +202,20 @@ def test_resume_with_other_settings_is_refused_naming_them(tmp_path):
     train_students(**later, cfg=cfg, loss_cfg=LossConfig(), upstream=streams_a)
     with pytest.raises(ValueError, match=r"upstream\.context_net\.dropout: 0\.1 -> 0\.2"):
         train_students(**later, cfg=cfg, loss_cfg=LossConfig(), upstream=streams_b)
+
+
+def test_without_validation_clips_every_epoch_runs_and_the_last_weights_are_kept(tmp_path):
+    from earlyact.checkpoint import load_tensors
+
+    cfg = TrainConfig(epochs=5, batch_size=4, lr=1e-2, patience=1)  # patience cannot stop a run with no score
+    model = _model()
+    res = train_students(model, METHODS["ms-lstm"], _clips(), [], ["context"], [1.0], cfg, _loss(), tmp_path, 0)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["done"] and res.epochs_run == 5 and res.best_epoch == 5
+    last = load_tensors(tmp_path / "last.safetensors")
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(last[k], v)  # the model returned holds the last epoch's weights
+    assert [r["val_score"] for r in state["history"]] == [""] * 5  # no score was made up
+    teacher = _model()
+    res = train_teachers(teacher, _clips(), [], ["context"], [1.0], cfg, tmp_path / "t", 0)
+    assert res.epochs_run == 5 and res.best_epoch == 5

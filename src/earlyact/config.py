@@ -124,7 +124,8 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global gradient norm
     patience: int = 12  # early stopping: epochs without validation improvement
     cosine: bool = False  # decay the learning rate to 0 along a cosine over ``epochs`` (else constant)
-    val_fraction: float = 0.15  # part of the training split held out for early stopping
+    val_fraction: float = 0.15  # part of the training split held out for early stopping; 0: none (every
+    # phase runs all its epochs and keeps the last weights: a final fit on all the training clips)
     val_by_group: bool = False  # hold out whole groups (clip meta "group", e.g. UT sequences), not clips
 
 

@@ -240,6 +240,8 @@ def split_validation(
     sequences) are held out instead, so validation meets unseen people and scenes as the
     leave-one-group-out test folds do.
     """
+    if fraction <= 0:  # no validation: phases train for their full schedule (``train.fit``)
+        return list(clips), []
     rng = np.random.default_rng(seed)
     if by_group:
         return _split_groups(clips, fraction, rng)

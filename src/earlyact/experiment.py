@@ -188,10 +188,11 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     done = out / "predictions.json"
     fuse = cfg.model.fuse_context
     upstream = stream_settings(cfg)
-    if done.exists():  # reused when made with these ratios, fusion and streams (else recomputed)
+    stages = json.loads(json.dumps({k: to_dict(getattr(cfg, k)) for k in ("model", "loss", "train")}))
+    if done.exists():  # reused when made with these ratios, fusion, streams and stages (else recomputed)
         saved = json.loads(done.read_text())
-        made = (saved["ratios"], saved.get("fuse_context", 0.0), saved.get("upstream"))
-        if made == (list(cfg.ratios), fuse, upstream):
+        made = (saved["ratios"], saved.get("fuse_context", 0.0), saved.get("upstream"), saved.get("stages"))
+        if made == (list(cfg.ratios), fuse, upstream, stages):
             return np.array(saved["predictions"])
     method = get_method(name)
     model = build_predictor(name, dims, len(info["classes"]), cfg, seed)
@@ -216,7 +217,8 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
     preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, fusion_head(nets, fuse), fuse)
-    saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "predictions": preds.tolist()}
+    saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "stages": stages,
+             "predictions": preds.tolist()}  # fmt: skip
     atomic_write_json(done, saved)
     return preds
 

@@ -22,7 +22,7 @@ from earlyact.features import action_inputs, prefix_windows, prepared, with_skel
 from earlyact.losses import frame_cross_entropy
 from earlyact.models import ActionNet, ContextNet, WindowNet
 from earlyact.skeleton import get_layout
-from earlyact.train import FitResult, epoch_rng, fit, val_score
+from earlyact.train import FitResult, clip_digest, epoch_rng, fit, val_score
 
 Encode = Callable[[Sequence[Clip], np.random.Generator | None], Batch]  # clips -> batch (rng: frames drawn)
 
@@ -79,12 +79,14 @@ def train_window_net(
 
 def _window_score(
     net: WindowNet, val: Sequence[Clip], features: FeatureConfig, ratios: Sequence[float]
-) -> Callable[[], float]:
+) -> Callable[[], float] | None:
     """``val_score`` of the window net, from the windows of the ratios' frames alone.
 
     Each frame's window is read on its own (``WindowNet``), so the rows of the frames the score
     looks at give the same value as all rows, at a fraction of the cost (about 30 rows per JHMDB
-    clip against 10 ratios)."""
+    clip against 10 ratios). None without validation clips."""
+    if not val:
+        return None
     wins = _windows(val, features, net.cfg, lambda c: np.array([observed_frames(c.num_frames, r) - 1 for r in ratios]))
     x, labels = torch.from_numpy(np.stack(wins)), torch.tensor([c.label for c in val])  # (N, R, L, D), (N,)
 
@@ -114,7 +116,7 @@ def _fit_frame_classifier(
     """A network trained alone as a per-frame classifier (cross-entropy on every frame) on clips
     augmented afresh per batch, then ``encode``d (with a generator when ``sampled``: the encoder
     draws which frames to train on); scored (``val_score``, or ``score_fn`` when it computes the
-    same faster) on the unaugmented validation clips."""
+    same faster) on the unaugmented validation clips; without any, trained for ``cfg.epochs``."""
     layout = get_layout(features.layout)
 
     def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
@@ -129,8 +131,9 @@ def _fit_frame_classifier(
     def loss_fn(b: Batch):
         return frame_cross_entropy(logits(b), b.labels, b.lengths), {}
 
-    if score_fn is None:
+    if score_fn is None and val:
         val_batch = to_batch(val)
         score_fn = lambda: val_score(logits, val_batch, ratios)  # noqa: E731
-    settings = {"network": to_dict(net.cfg), "features": to_dict(features), "augment": to_dict(aug)}
+    settings = {"network": to_dict(net.cfg), "features": to_dict(features), "augment": to_dict(aug),
+                "clips": clip_digest(train, val)}  # fmt: skip
     return fit(net, list(net.parameters()), batches, loss_fn, score_fn, cfg, out_dir, seed, desc, settings=settings)

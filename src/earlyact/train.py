@@ -12,6 +12,7 @@ L_C + alpha * distillation, teachers frozen); the stream networks' own training 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -58,7 +59,7 @@ def fit(
     params: Sequence[nn.Parameter],
     batches: Callable[[torch.Generator], list[Batch]],
     loss_fn: LossFn,
-    score_fn: Callable[[], float],
+    score_fn: Callable[[], float] | None,
     cfg: TrainConfig,
     out_dir: str | Path,
     seed: int,
@@ -69,7 +70,9 @@ def fit(
     """Train ``params`` of ``model``; resume from ``out_dir`` if a previous run left state there.
 
     ``batches(gen)`` returns one epoch of batches shuffled by ``gen``; ``score_fn()`` is the
-    validation score (higher is better). On return the model holds the best weights.
+    validation score (higher is better). On return the model holds the best weights. Without a
+    ``score_fn`` (no validation clips: ``TrainConfig.val_fraction=0``) every epoch runs (a fixed
+    schedule) and the last epoch's weights are the result.
     ``stop_after`` ends the call after that many epochs (to test interruption and resumption).
     ``settings`` (with ``cfg`` and ``seed``) is what the phase's result depends on: saved in its
     state, and a resume with other settings is refused instead of silently reusing stale weights.
@@ -98,6 +101,13 @@ def fit(
     if (out / "best.safetensors").exists():
         model.load_state_dict(load_tensors(out / "best.safetensors"))
     return FitResult(state["best_epoch"], state["best_score"], state["epoch"])
+
+
+def clip_digest(train: Sequence[Clip], val: Sequence[Clip]) -> str:
+    """Which clips a phase trains and is scored on (their ids, in order), as a short digest for its
+    settings: a phase fitted on another split (``train.val_fraction``, its seed) is not resumed."""
+    text = "\n".join(c.clip_id for c in train) + "\n|\n" + "\n".join(c.clip_id for c in val)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _stage_settings(model: Predictor, streams: Sequence[str], upstream: dict | None, **more: dict) -> dict:
@@ -157,9 +167,10 @@ def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, 
                 for k, v in {"loss": loss.item(), **parts}.items():
                     sums[k] = sums.get(k, 0.0) + v / len(epoch_batches)
             model.eval()
-            score = float(score_fn())
+            score = None if score_fn is None else float(score_fn())
             _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer)
-            bar.set_postfix(loss=f"{sums['loss']:.3f}", val=f"{score:.3f}", best=f"{state['best_score']:.3f}")
+            shown = {} if score is None else {"val": f"{score:.3f}", "best": f"{state['best_score']:.3f}"}
+            bar.set_postfix(loss=f"{sums['loss']:.3f}", **shown)
             if state["done"] or (stop_after is not None and n + 1 >= stop_after):
                 break
     finally:
@@ -167,9 +178,13 @@ def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, 
 
 
 def _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer) -> None:
-    """Update counters, save best/last weights and the metrics log, all atomically."""
+    """Update counters, save best/last weights and the metrics log, all atomically. Without a
+    score (no validation) each epoch's weights are the ones kept."""
     state["epoch"] = epoch + 1
-    if score > state["best_score"]:
+    if score is None:
+        state.update(best_epoch=epoch + 1)
+        save_tensors(out / "best.safetensors", model.state_dict())
+    elif score > state["best_score"]:
         state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
         save_tensors(out / "best.safetensors", model.state_dict())
     else:
@@ -178,11 +193,11 @@ def _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer) -> None:
     row = {
         "epoch": epoch + 1,
         **{k: round(v, 6) for k, v in sums.items()},
-        "val_score": round(score, 6),
+        "val_score": "" if score is None else round(score, 6),
     }
     state["history"].append(row)
     for k, v in row.items():
-        if k != "epoch":
+        if k != "epoch" and v != "":
             writer.add_scalar(k, v, epoch + 1)
     _write_csv(out / "metrics.csv", state["history"])
     tensors, opt_meta = optimizer_to_tensors(opt)
@@ -251,14 +266,10 @@ def train_teachers(
         losses = [progressive_loss(o.logits, b.labels, b.lengths) for o in outs]
         return sum(losses), {f"lc{i + 1}": v.item() for i, v in enumerate(losses)}
 
-    val_batch = make_batch(val, streams)  # padded once, scored every epoch
-
-    def score() -> float:
-        return val_score(lambda b: model.forward_teachers(*_streams(b), b.lengths)[-1].logits, val_batch, ratios)
-
+    score = _scorer(val, streams, ratios, lambda b: model.forward_teachers(*_streams(b), b.lengths)[-1].logits)
     params = list(model.teachers.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
-    settings = _stage_settings(model, streams, upstream)
+    settings = _stage_settings(model, streams, upstream, clips=clip_digest(train, val))
     return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "teachers", stop_after, settings)
 
 
@@ -292,15 +303,23 @@ def train_students(
             total = total + term
         return total, parts
 
-    val_batch = make_batch(val, streams)  # padded once, scored every epoch
-
-    def score() -> float:
-        return val_score(lambda b: model.forward_students(*_streams(b))[-1].logits, val_batch, ratios)
-
+    score = _scorer(val, streams, ratios, lambda b: model.forward_students(*_streams(b))[-1].logits)
     params = list(model.students.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
-    settings = _stage_settings(model, streams, upstream, method=vars(method), loss=to_dict(loss_cfg))
+    more = {"method": vars(method), "loss": to_dict(loss_cfg), "clips": clip_digest(train, val)}
+    settings = _stage_settings(model, streams, upstream, **more)
     return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "students", stop_after, settings)
+
+
+def _scorer(
+    val: Sequence[Clip], streams: Sequence[str], ratios: Sequence[float], logits_fn: Callable[[Batch], torch.Tensor]
+) -> Callable[[], float] | None:
+    """The phase's ``score_fn``: ``val_score`` on the validation clips, padded once and scored every
+    epoch; None without validation clips (``fit`` then keeps the last epoch)."""
+    if not val:
+        return None
+    batch = make_batch(val, streams)
+    return lambda: val_score(logits_fn, batch, ratios)
 
 
 @torch.no_grad()
