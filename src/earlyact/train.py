@@ -1,8 +1,9 @@
 """Training: one resumable loop (``fit``) and the phases built on it.
 
 ``fit`` runs AdamW with gradient clipping and early stopping on a validation score, keeps the
-best weights, logs metrics to CSV and TensorBoard, shows a progress bar, and after every epoch
-writes a resumable state (weights, optimizer, counters) atomically. Each epoch reseeds torch
+best weights (without validation clips: all epochs, the last weights), logs metrics to CSV and
+TensorBoard, shows a progress bar, and after every epoch writes a resumable state (weights,
+optimizer, counters) atomically. Each epoch reseeds torch
 from (seed, epoch), so a run interrupted and resumed gives the same weights as one that was not.
 
 Phases: ``train_teachers`` (Bi-LSTMs on whole clips, L_C) and ``train_students`` (causal LSTMs,
