@@ -91,7 +91,7 @@ def main() -> None:
         help="training file of a jhmdb_validation.py variant (benchmark runs name theirs)",
     )
     ap.add_argument(
-        "--mirror", action="store_true", help="also score each weight with mirror views (model.mirror_views)"
+        "--mirror", action="store_true", help="also score each weight with test-time mirroring (mirror views)"
     )
     args = ap.parse_args()
     found = units(args.run, args.train)

@@ -19,7 +19,7 @@ import torch
 
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
 from earlyact.config import ExperimentConfig, dump_yaml, to_dict
-from earlyact.data import Clip, DatasetIndex, load_dataset, make_batch, split_validation
+from earlyact.data import Batch, Clip, DatasetIndex, load_dataset, make_batch, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_frames, results_dict, write_results
 from earlyact.methods import get_method
 from earlyact.models import Predictor, fuse_logits
@@ -57,39 +57,6 @@ def fit_standardization(model: Predictor, clips: Sequence[Clip]) -> None:
 
 
 @torch.no_grad()
-def ratio_log_probs(
-    model: Predictor,
-    offline: bool,
-    clips: Sequence[Clip],
-    streams: Sequence[str],
-    ratios: Sequence[float],
-    context_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    fuse: float = 0.0,
-) -> torch.Tensor:
-    """(R, N, K) class log-probabilities at each ratio's last observed frame; students causally,
-    teachers (offline) on the whole clip.
-
-    With ``fuse`` > 0 the students' last stage is fused with ``context_head`` (the skeleton context
-    network's classifier) reading the clips' context stream (``models.fuse_logits``); the offline
-    teachers are never fused."""
-    model.eval()
-    out = []
-    for s in range(0, len(clips), 64):
-        b = make_batch(clips[s : s + 64], streams)
-        outs = (
-            model.forward_teachers(b.context, b.action, b.lengths)
-            if offline
-            else model.forward_students(b.context, b.action)
-        )
-        logits = outs[-1].logits  # (B, T, K)
-        if fuse > 0 and not offline:
-            log_p = fuse_logits(logits, context_head(b.context), fuse)
-        else:
-            log_p = logits.log_softmax(-1)
-        out.append(ratio_frames(log_p, b.lengths, ratios))  # (R, B, K)
-    return torch.cat(out, dim=1)
-
-
 def predict_ratios(
     model: Predictor,
     offline: bool,
@@ -100,14 +67,33 @@ def predict_ratios(
     fuse: float = 0.0,
     mirrored: Sequence[Clip] | None = None,
 ) -> np.ndarray:
-    """(R, N) predicted classes (``ratio_log_probs``). With ``mirrored`` (the same clips' left-right
-    mirror images, ``augment.mirror_clips``, with their streams) the prediction is the class of highest
-    mean log-probability over both views: test-time mirroring, measured by
+    """(R, N) predicted classes at each ratio's last observed frame; students causally, teachers
+    (offline) on the whole clip.
+
+    With ``fuse`` > 0 the students' last stage is fused with ``context_head`` (the skeleton context
+    network's classifier) reading the clips' context stream (``models.fuse_logits``); the offline
+    teachers are never fused. With ``mirrored`` (the same clips' left-right mirror images,
+    ``augment.mirror_clips``, with their streams) the prediction is the class of highest mean
+    log-probability over both views: test-time mirroring, measured by
     ``benchmarks/fusion_validation.py --mirror`` (it lowered validation accuracy: not a default)."""
-    log_p = ratio_log_probs(model, offline, clips, streams, ratios, context_head, fuse)
-    if mirrored is not None:
-        log_p = (log_p + ratio_log_probs(model, offline, mirrored, streams, ratios, context_head, fuse)) / 2
-    return log_p.argmax(-1).cpu().numpy()
+    model.eval()
+    views = [clips] if mirrored is None else [clips, mirrored]
+    log_p = 0.0
+    for view in views:
+        parts = []
+        for s in range(0, len(view), 64):
+            b = make_batch(view[s : s + 64], streams)
+            parts.append(ratio_frames(_log_probs(model, offline, b, context_head, fuse), b.lengths, ratios))
+        log_p = log_p + torch.cat(parts, dim=1)  # (R, N, K)
+    return (log_p / len(views)).argmax(-1).cpu().numpy()
+
+
+def _log_probs(model: Predictor, offline: bool, b: Batch, context_head, fuse: float) -> torch.Tensor:
+    """(B, T, K) class log-probabilities of the last stage (students fused with ``context_head``)."""
+    if offline:
+        return model.forward_teachers(b.context, b.action, b.lengths)[-1].logits.log_softmax(-1)
+    logits = model.forward_students(b.context, b.action)[-1].logits
+    return fuse_logits(logits, context_head(b.context), fuse) if fuse > 0 else logits.log_softmax(-1)
 
 
 def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch.Tensor] | None:

@@ -99,8 +99,9 @@ def fit(
             optimizer_from_tensors(opt, load_tensors(out / "optimizer.safetensors"), opt_groups)
     if not state["done"]:
         _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after)
-    if (out / "best.safetensors").exists():
-        model.load_state_dict(load_tensors(out / "best.safetensors"))
+    final = out / ("best.safetensors" if score_fn is not None else "last.safetensors")  # no score: the last epoch
+    if final.exists():
+        model.load_state_dict(load_tensors(final))
     return FitResult(state["best_epoch"], state["best_score"], state["epoch"])
 
 
@@ -180,11 +181,10 @@ def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, 
 
 def _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer) -> None:
     """Update counters, save best/last weights and the metrics log, all atomically. Without a
-    score (no validation) each epoch's weights are the ones kept."""
+    score (no validation) each epoch's weights are the ones kept (``last.safetensors``)."""
     state["epoch"] = epoch + 1
     if score is None:
         state.update(best_epoch=epoch + 1)
-        save_tensors(out / "best.safetensors", model.state_dict())
     elif score > state["best_score"]:
         state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
         save_tensors(out / "best.safetensors", model.state_dict())
