@@ -8,7 +8,7 @@ never read.
 
 Without --variant it compares the plain config (``features.layout=jhmdb15`` only) with the
 benchmark's defaults (``benchmark.JHMDB_DEFAULTS``; the benchmark then fits on the whole training
-file, ``JHMDB_FINAL_FIT``, which ``benchmarks/refit_validation.py`` measures). Each variant takes
+file, ``FINAL_FIT``, which ``benchmarks/refit_validation.py`` measures). Each variant takes
 5-10 minutes on 2 cores.
 ``--context-only`` trains just the context network (about 4 minutes) and prints its validation
 accuracy per observation ratio; each variant's overrides then apply on top of JHMDB_DEFAULTS.

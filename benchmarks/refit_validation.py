@@ -9,8 +9,8 @@ with ``experiment.run_seed``, the benchmark's own code path.
 
 Without --variant it compares ``holdout`` (the benchmark's settings with a validation part: the rest
 holds out part of itself again for early stopping and the best weights) with ``refit``
-(``benchmark.JHMDB_FINAL_FIT`` on top: every phase on all of the rest for a fixed number of epochs,
-the last weights kept; what the JHMDB benchmark does). A variant's overrides apply on top of
+(``benchmark.FINAL_FIT`` on top: every phase on all of the rest for a fixed number of epochs,
+the last weights kept; what the benchmarks do). A variant's overrides apply on top of
 ``benchmark.JHMDB_DEFAULTS`` (or ``UT_DEFAULTS``). Prints the accuracy (%) per ratio on the held-out
 clips for each method, pooled over the units run (JHMDB: 63 clips per seed, about 5 minutes per
 variant; UT: 6 clips per fold).
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from jhmdb_validation import print_variant_table  # this folder's script
 
-from earlyact.benchmark import JHMDB_DEFAULTS, JHMDB_FINAL_FIT, UT_DEFAULTS
+from earlyact.benchmark import FINAL_FIT, JHMDB_DEFAULTS, UT_DEFAULTS
 from earlyact.config import load_config
 from earlyact.data import Clip, ClipEntry, DatasetIndex, load_dataset, split_validation
 from earlyact.experiment import describe_streams, run_seed
@@ -72,7 +72,7 @@ def main() -> None:
     base = JHMDB_DEFAULTS if jhmdb else UT_DEFAULTS
     classes, units = jhmdb_units(args.train, args.seeds) if jhmdb else ut_units(args.features, args.folds, args.seeds)
     out = args.out or Path("runs") / f"refit_{args.dataset}"
-    variants = args.variant or [("holdout", ""), ("refit", " ".join(JHMDB_FINAL_FIT))]
+    variants = args.variant or [("holdout", ""), ("refit", " ".join(FINAL_FIT))]
     rows = []
     for name, overrides in variants:
         cfg = load_config(None, [*base, *overrides.split()])

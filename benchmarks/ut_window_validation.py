@@ -7,9 +7,11 @@ and seeds.
     python benchmarks/ut_window_validation.py --features runs/ut_bp/features --out runs/ut_winval \
         --seeds 0 1 --variant base "" --variant geo "context_augment.scale=0.1 context_augment.rotation=15"
 
-Each variant's overrides apply on top of ``benchmark.UT_DEFAULTS``. A variant folder that already
-holds a fold's trained network is reused (copy a benchmark run's ``fold_*/seed_*/context_net``
-into ``OUT/base/`` to score its networks without retraining).
+Each variant's overrides apply on top of ``benchmark.UT_DEFAULTS`` (with its validation part, not
+the benchmark's final fit). A variant folder that already holds a fold's trained network is
+reused (copy ``fold_*/seed_*/context_net`` of a benchmark run made with a validation part, e.g.
+``--set train.val_fraction=0.15``, into ``OUT/base/`` to score its networks without retraining; a
+network fitted on other clips is retrained, its saved settings name the clips).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from jhmdb_validation import print_variant_table  # this folder's script
 
-from earlyact.benchmark import ut_config
+from earlyact.benchmark import UT_DEFAULTS
+from earlyact.config import load_config
 from earlyact.data import load_dataset, split_validation
 from earlyact.streams import context_net_predictions, fit_context_net
 
@@ -39,7 +42,7 @@ def main() -> None:
     folds = args.folds or sorted(set(group.values()), key=lambda g: (len(g), g))
     rows = []
     for name, overrides in args.variant:
-        cfg, accs, start = ut_config(None, overrides.split()), [], time.perf_counter()
+        cfg, accs, start = load_config(None, [*UT_DEFAULTS, *overrides.split()]), [], time.perf_counter()
         for g in folds:
             train_all = [c for c in clips if group[c.clip_id] != g]
             for seed in args.seeds:

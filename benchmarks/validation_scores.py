@@ -27,6 +27,8 @@ def scores(run: Path) -> dict[tuple[str, str], float]:
         seed_dir = phase_dir.parent.parent if phase_dir.name == "students" else phase_dir.parent
         unit = str(seed_dir.relative_to(run))
         rows = list(csv.DictReader(path.open()))
+        if any(r["val_score"] == "" for r in rows):
+            raise SystemExit(f"{path}: no validation scores (fitted without a validation part, train.val_fraction=0)")
         if rows:
             out[(unit, phase)] = 100 * max(float(r["val_score"]) for r in rows)
     return out

@@ -47,6 +47,7 @@ def test_benchmark_jhmdb_any_split(tmp_path, capsys):
     assert (out / "accuracy.png").exists() and "| kd-ms-lstm |" in (out / "results.md").read_text()
     report = (tmp_path / "doc" / "j.md").read_text()
     assert "benchmark jhmdb" in report and "| kd-ms-lstm |" in report and "j_accuracy.png" in report
+    assert "all the training clips for a fixed schedule" in report and "the stages 2 epochs along a cosine" in report
     assert (tmp_path / "doc" / "j_accuracy.png").exists() and set(res["compute_seconds"]) == {"seed_0", "seed_1"}
     # the final fit: every network on all 8 training clips, each phase for all its epochs, nothing scored
     for phase in ("context_net", "action_net", "teachers", "kd-ms-lstm/students"):
@@ -75,7 +76,8 @@ def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, caps
     np.testing.assert_allclose(res["accuracy"]["kd-ms-lstm"], per_fold.mean(0), atol=0.01)  # pooled = equal folds
     assert res["stream_specs"]["context"]["network"] == "window_net" and res["extract"]["workers"] == 1
     assert res["train_compute_s"] > 0
-    assert "leave-one-sequence-out" in (tmp_path / "doc" / "ut.md").read_text()
+    report = (tmp_path / "doc" / "ut.md").read_text()
+    assert "leave-one-sequence-out" in report and "early-stops on a validation part" in report
     confusion = np.array(res["confusion"]["1"])  # kd-ms-lstm at r = 1.0, summed over folds and seeds
     assert res["confusion_method"] == "kd-ms-lstm" and confusion.sum() == 18 * len(res["seeds"])
     np.testing.assert_array_equal(confusion.sum(1), 3 * len(res["seeds"]))  # 3 clips of each class
@@ -85,3 +87,15 @@ def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, caps
     assert main(args) == 0  # a second run reuses the features and every finished fold
     assert (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns == stamp
     assert json.loads((out / "results.json").read_text())["accuracy"] == res["accuracy"]
+
+
+def test_both_benchmarks_end_with_a_final_fit_and_the_documented_overrides_bring_validation_back():
+    from earlyact.benchmark import jhmdb_config, ut_config
+
+    back = ["train.val_fraction=0.15", "train.epochs=60", "train.cosine=false"]  # the README's words
+    for make in (jhmdb_config, ut_config):
+        fit, held = make(), make(None, back)
+        assert (fit.train.val_fraction, fit.train.epochs, fit.train.cosine) == (0, 8, True)
+        assert (held.train.val_fraction, held.train.epochs, held.train.cosine) == (0.15, 60, False)
+        assert fit.context_train == held.context_train and fit.model == held.model  # only the stage fit differs
+    assert ut_config().train.val_by_group and not jhmdb_config().train.val_by_group

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from earlyact.config import AugmentConfig, ExperimentConfig, ExtractConfig, load_config, to_dict
+from earlyact.config import AugmentConfig, ExperimentConfig, ExtractConfig, TrainConfig, load_config, to_dict
 from earlyact.data import Clip, DatasetIndex, load_dataset
 from earlyact.evaluate import markdown_table, results_dict, write_report, write_results
 from earlyact.experiment import describe_streams, headline_method, run_experiment
@@ -37,18 +37,18 @@ JHMDB_DEFAULTS = [
     "model.fuse_context=0.5",  # students x the window net's own classifier (benchmarks/fusion_validation.py)
 ]  # dotted overrides applied before the user's own: chosen on a validation part of GT_train_1 (README)
 
-JHMDB_FINAL_FIT = [
-    "train.val_fraction=0",  # the benchmark's final fit: every network on the whole training file ...
+FINAL_FIT = [
+    "train.val_fraction=0",  # the benchmarks' final fit: every network on all the training clips ...
     "train.epochs=8",  # ... the stages for 8 epochs (where early stopping on validation kept them: 3-17) ...
     "train.cosine=true",  # ... along a cosine; the stream networks for their full schedules as before
-]  # chosen one level down on validation (benchmarks/refit_validation.py; README)
+]  # chosen one level down on validation, on each benchmark (benchmarks/refit_validation.py; README)
 
 
 def jhmdb_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The JHMDB benchmark's config: defaults, JHMDB_DEFAULTS, JHMDB_FINAL_FIT, then the user's file
+    """The JHMDB benchmark's config: defaults, JHMDB_DEFAULTS, FINAL_FIT, then the user's file
     and overrides (``train.val_fraction=0.15 train.epochs=60 train.cosine=false`` bring back the
     validation part and early stopping that the settings were chosen with)."""
-    return load_config(path, [*JHMDB_DEFAULTS, *JHMDB_FINAL_FIT, *(overrides or [])])
+    return load_config(path, [*JHMDB_DEFAULTS, *FINAL_FIT, *(overrides or [])])
 
 
 def benchmark_jhmdb(
@@ -74,7 +74,7 @@ over seeds {results["seeds"]} and over interrupted and resumed parts of the run.
 Data: JHMDB ground-truth 2D joints (`pos_world`, 15 joints, one person), {len(index.classes)} classes,
 training file `{train_path}`, test file `{test_path}` ({results["n_clips"]} test clips). Streams read
 by the models: {", ".join(results["streams"])} (context = {_context_words(results)}, action = the action
-network's LSTM state; no RGB). {_fusion_words(cfg.model.fuse_context)} Accuracy in %, mean ±
+network's LSTM state; no RGB). {_fusion_words(cfg.model.fuse_context)} {_fit_words(cfg.train)} Accuracy in %, mean ±
 std over seeds; `teacher` sees the whole clip (offline upper bound). Discussion (where the distillation helps, where
 it does not, and why; settings chosen on validation): README.md, "What the numbers say so far"."""
         write_report(results, out_dir, report, "JHMDB early action prediction", intro)
@@ -87,6 +87,21 @@ def _fusion_words(weight: float) -> str:
     return (
         "The students' prediction fuses their last stage with the context network's own classifier, "
         f"(1 - w) log p_stage + w log p_context with w = `model.fuse_context` = {weight:g} (the teacher's: not fused)."
+    )
+
+
+def _fit_words(train: TrainConfig) -> str:
+    """How the report's networks were fitted: a final fit on every training clip, or early stopping."""
+    if train.val_fraction <= 0:
+        schedule = f"{train.epochs} epochs{' along a cosine' if train.cosine else ''}"
+        return (
+            "Every network is fitted on all the training clips for a fixed schedule and keeps its last weights "
+            f"(`train.val_fraction=0`; the stages {schedule})."
+        )
+    part = "whole groups (sequences)" if train.val_by_group else "clips"
+    return (
+        f"Every network early-stops on a validation part of the training clips ({train.val_fraction:g} of them, "
+        f"{part}; `train.val_fraction`) and keeps its best weights."
     )
 
 
@@ -142,8 +157,10 @@ UT_DEFAULTS = [
 
 
 def ut_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The UT-Interaction benchmark's config: defaults, UT_DEFAULTS, then the user's file and overrides."""
-    return load_config(path, [*UT_DEFAULTS, *(overrides or [])])
+    """The UT-Interaction benchmark's config: defaults, UT_DEFAULTS, FINAL_FIT, then the user's file and
+    overrides (``train.val_fraction=0.15 train.epochs=60 train.cosine=false`` bring back the held-out
+    sequence and early stopping that the settings were chosen with)."""
+    return load_config(path, [*UT_DEFAULTS, *FINAL_FIT, *(overrides or [])])
 
 
 def benchmark_ut_interaction(
@@ -198,7 +215,7 @@ def benchmark_ut_interaction(
         intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s in this
 call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for {len(folds)} folds
 × seeds {cfg.seeds} (summed over interrupted and resumed parts). Context stream: {_context_words(results)}.
-{_fusion_words(cfg.model.fuse_context)}
+{_fusion_words(cfg.model.fuse_context)} {_fit_words(cfg.train)}
 
 Data: `{root}`, {len(clips)} clips, {len(index.classes)} classes, leave-one-sequence-out (each sequence's clips are
 tested once by the model trained on the others; accuracy pooled over all test clips, ± = std over folds). Streams:
