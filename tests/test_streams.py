@@ -335,6 +335,28 @@ def test_val_fraction_0_fits_every_network_on_all_training_clips_for_all_its_epo
         assert (state["epoch"], state["best_epoch"]) == (epochs, epochs), phase
 
 
+def test_teacher_epochs_give_the_teachers_their_own_schedule_and_guard_what_distils_from_them(tmp_path, tiny_cfg):
+    from dataclasses import replace
+
+    from earlyact.config import TrainConfig
+    from earlyact.experiment import describe_streams, run_seed
+
+    no_val = {"val_fraction": 0.0, "patience": 1}
+    cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, epochs=2, **no_val), teacher_epochs=4)
+    cfg, index, train, test, _ = _window_net_run(
+        tmp_path, cfg, methods=["ms-lstm", "kd-ms-lstm"], context_train=TrainConfig(epochs=1, batch_size=8, **no_val)
+    )
+    epochs = {p: json.loads((tmp_path / p / "state.json").read_text())["epoch"]
+              for p in ("teachers", "kd-ms-lstm/students", "ms-lstm/students")}  # fmt: skip
+    assert epochs == {"teachers": 4, "kd-ms-lstm/students": 2, "ms-lstm/students": 2}
+    kd = json.loads((tmp_path / "kd-ms-lstm" / "students" / "state.json").read_text())["settings"]
+    plain = json.loads((tmp_path / "ms-lstm" / "students" / "state.json").read_text())["settings"]
+    assert kd["upstream"]["teacher_epochs"] == 4 and "teacher_epochs" not in plain["upstream"]
+    other = replace(cfg, teacher_epochs=3)  # a finished teacher of another schedule is refused, not reused
+    with pytest.raises(ValueError, match="teachers: this phase was trained with other settings"):
+        run_seed(train, test, index.classes, other, tmp_path, 0, describe_streams(index, train, other))
+
+
 def test_a_run_folder_is_not_reused_for_another_split_or_other_stage_training(tmp_path, tiny_cfg):
     from dataclasses import replace
 

@@ -171,7 +171,8 @@ class ExperimentConfig:
     )  # optimisation of the context network (used when context_net.channels > 0)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)  # the stages: teachers, then students
+    teacher_epochs: int = 0  # > 0: the teachers' epochs (whole clips take longer to fit); 0: train.epochs
     demo: DemoDataConfig = field(default_factory=DemoDataConfig)
 
 

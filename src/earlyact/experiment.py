@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
-from earlyact.config import ExperimentConfig, dump_yaml, to_dict
+from earlyact.config import ExperimentConfig, TrainConfig, dump_yaml, to_dict
 from earlyact.data import Batch, Clip, DatasetIndex, load_dataset, make_batch, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_frames, results_dict, write_results
 from earlyact.methods import get_method
@@ -133,14 +133,21 @@ def run_seed(
         fit_standardization(teacher, train)
         transform = make_transform(cfg, skeleton, nets)
         train_teachers(
-            teacher, train, val, streams, cfg.ratios, cfg.train, out_dir / "teachers", seed, transform=transform,
-            upstream=stream_settings(cfg),
+            teacher, train, val, streams, cfg.ratios, teacher_train(cfg), out_dir / "teachers", seed,
+            transform=transform, upstream=stream_settings(cfg),
         )  # fmt: skip
         teacher_state = teacher.state_dict()
     preds = {}
     for name in cfg.methods:
         preds[name] = _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed)
     return preds
+
+
+def teacher_train(cfg: ExperimentConfig) -> TrainConfig:
+    """The teachers' optimisation: the stages' ``train`` with ``teacher_epochs`` when set. A final fit
+    (``train.val_fraction=0``) ends each phase at its epoch count, and a Bi-LSTM reading whole clips
+    may need more epochs than the students that distil from it."""
+    return replace(cfg.train, epochs=cfg.teacher_epochs) if cfg.teacher_epochs > 0 else cfg.train
 
 
 def stream_settings(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -175,6 +182,8 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     fuse = cfg.model.fuse_context
     upstream = stream_settings(cfg)
     stages = json.loads(json.dumps({k: to_dict(getattr(cfg, k)) for k in ("model", "loss", "train")}))
+    teacher = {"teacher_epochs": cfg.teacher_epochs} if cfg.teacher_epochs > 0 else {}  # absent when unset:
+    stages.update(teacher)  # what was saved before the setting existed stays valid
     if done.exists():  # reused when made with these ratios, fusion, streams and stages (else recomputed)
         saved = json.loads(done.read_text())
         made = (saved["ratios"], saved.get("fuse_context", 0.0), saved.get("upstream"), saved.get("stages"))
@@ -197,7 +206,7 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
             cfg.loss,
             out / "students",
             seed,
-            upstream=upstream,
+            upstream={**upstream, **teacher} if method.distill else upstream,  # distilled: the teacher's epochs too
         )
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
