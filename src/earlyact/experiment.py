@@ -182,8 +182,8 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     fuse = cfg.model.fuse_context
     upstream = stream_settings(cfg)
     stages = json.loads(json.dumps({k: to_dict(getattr(cfg, k)) for k in ("model", "loss", "train")}))
-    teacher = {"teacher_epochs": cfg.teacher_epochs} if cfg.teacher_epochs > 0 else {}  # absent when unset:
-    stages.update(teacher)  # what was saved before the setting existed stays valid
+    teacher = {"teacher_epochs": cfg.teacher_epochs}  # what a distilled student and the teacher's row depend on
+    stages.update(teacher)
     if done.exists():  # reused when made with these ratios, fusion, streams and stages (else recomputed)
         saved = json.loads(done.read_text())
         made = (saved["ratios"], saved.get("fuse_context", 0.0), saved.get("upstream"), saved.get("stages"))
