@@ -9,11 +9,12 @@ with ``experiment.run_seed``, the benchmark's own code path.
 
 Without --variant it compares ``holdout`` (the benchmark's settings with a validation part: the rest
 holds out part of itself again for early stopping and the best weights) with ``refit``
-(``benchmark.FINAL_FIT`` on top: every phase on all of the rest for a fixed number of epochs,
-the last weights kept; what the benchmarks do). A variant's overrides apply on top of
+(``benchmark.FINAL_FIT`` on top, and ``JHMDB_FIT`` on JHMDB: every phase on all of the rest for a
+fixed number of epochs, the last weights kept; what the benchmarks do). A variant's overrides apply on top of
 ``benchmark.JHMDB_DEFAULTS`` (or ``UT_DEFAULTS``). Prints the accuracy (%) per ratio on the held-out
 clips for each method, pooled over the units run (JHMDB: 63 clips per seed, about 5 minutes per
-variant; UT: 6 clips per fold).
+variant; UT: 6 clips per fold). With --per-unit it also prints each unit's score (mean over r) and,
+per method, the predictions each variant gets right that the first gets wrong and the reverse.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from jhmdb_validation import print_variant_table  # this folder's script
 
-from earlyact.benchmark import FINAL_FIT, JHMDB_DEFAULTS, UT_DEFAULTS
+from earlyact.benchmark import FINAL_FIT, JHMDB_DEFAULTS, JHMDB_FIT, UT_DEFAULTS
 from earlyact.config import load_config
 from earlyact.data import Clip, ClipEntry, DatasetIndex, load_dataset, split_validation
 from earlyact.experiment import describe_streams, run_seed
@@ -58,6 +59,35 @@ def ut_units(features: Path, folds: list[str], seeds: list[int]) -> tuple[list[s
     return list(index.classes), out
 
 
+def score_variant(cfg, units: list[Unit], classes: list[str], dataset: str, out: Path) -> dict[str, np.ndarray]:
+    """Per method, (R, N) right (True) or wrong for every held-out clip of every unit, units in order."""
+    right: dict[str, list[np.ndarray]] = {}
+    for unit, seed, rest, held in units:
+        index = DatasetIndex(classes, [ClipEntry(c.clip_id, c.label, "train") for c in rest], {}, name=dataset)
+        got = run_seed(rest, held, classes, cfg, out / unit, seed, describe_streams(index, rest, cfg))
+        labels = np.array([c.label for c in held])
+        for m, p in got.items():
+            right.setdefault(m, []).append(np.asarray(p) == labels[None])
+    return {m: np.concatenate(r, axis=1) for m, r in right.items()}
+
+
+def print_unit_table(units: list[Unit], scored: list[tuple[str, dict[str, np.ndarray]]]) -> None:
+    """Each variant's mean accuracy over r per unit (seed or fold), and per method its predictions
+    (clip x ratio) right only in this variant / only in the first: a gain carried by one unit, or by
+    as many lost as won predictions, is not a setting to adopt."""
+    sizes = [len(held) for *_, held in units]
+    cut = np.cumsum(sizes)[:-1]
+    first_name, first = scored[0]
+    print(f"\nMean over r per unit; +won / -lost predictions against `{first_name}`\n")
+    print("| variant | " + " | ".join(u for u, *_ in units) + " | won | lost |")
+    print("|---" * (len(units) + 3) + "|")
+    for name, right in scored:
+        for m, r in right.items():
+            per_unit = " | ".join(f"{100 * part.mean():.1f}" for part in np.split(r, cut, axis=1))
+            won, lost = int((r & ~first[m]).sum()), int((first[m] & ~r).sum())
+            print(f"| {name} {m} | {per_unit} | +{won} | -{lost} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dataset", choices=["jhmdb", "ut-interaction"])
@@ -67,27 +97,24 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "OVERRIDES"))
+    ap.add_argument("--per-unit", action="store_true", help="also each unit's score and the paired counts")
     args = ap.parse_args()
     jhmdb = args.dataset == "jhmdb"
     base = JHMDB_DEFAULTS if jhmdb else UT_DEFAULTS
     classes, units = jhmdb_units(args.train, args.seeds) if jhmdb else ut_units(args.features, args.folds, args.seeds)
     out = args.out or Path("runs") / f"refit_{args.dataset}"
-    variants = args.variant or [("holdout", ""), ("refit", " ".join(FINAL_FIT))]
-    rows = []
+    variants = args.variant or [("holdout", ""), ("refit", " ".join(FINAL_FIT + (JHMDB_FIT if jhmdb else [])))]
+    rows, scored = [], []
     for name, overrides in variants:
-        cfg = load_config(None, [*base, *overrides.split()])
-        preds, truth, start = {}, [], time.perf_counter()
-        for unit, seed, rest, held in units:
-            index = DatasetIndex(classes, [ClipEntry(c.clip_id, c.label, "train") for c in rest], {}, name=args.dataset)
-            got = run_seed(rest, held, classes, cfg, out / name / unit, seed, describe_streams(index, rest, cfg))
-            for m, p in got.items():
-                preds.setdefault(m, []).append(p)
-            truth.append([c.label for c in held])
-        labels = np.concatenate(truth)
-        acc = {m: 100 * (np.concatenate(p, axis=1) == labels[None]).mean(1) for m, p in preds.items()}
-        rows += [(f"{name} {m}", a, time.perf_counter() - start) for m, a in acc.items()]
-    title = f"{len(labels)} held-out clips ({', '.join(u for u, *_ in units)}), trained on the rest"
-    print_variant_table(title + ": accuracy (%) per ratio", cfg.ratios, rows)
+        start = time.perf_counter()
+        right = score_variant(load_config(None, [*base, *overrides.split()]), units, classes, args.dataset, out / name)
+        scored.append((name, right))
+        rows += [(f"{name} {m}", 100 * r.mean(1), time.perf_counter() - start) for m, r in right.items()]
+    n = len(next(iter(scored[0][1].values()))[0])
+    title = f"{n} held-out clips ({', '.join(u for u, *_ in units)}), trained on the rest"
+    print_variant_table(title + ": accuracy (%) per ratio", load_config(None, base).ratios, rows)
+    if args.per_unit:
+        print_unit_table(units, scored)
 
 
 if __name__ == "__main__":
