@@ -27,7 +27,7 @@ import numpy as np
 from jhmdb_validation import print_variant_table  # this folder's script
 
 from earlyact.benchmark import FINAL_FIT, JHMDB_DEFAULTS, JHMDB_FIT, UT_DEFAULTS
-from earlyact.config import load_config
+from earlyact.config import ExperimentConfig, load_config
 from earlyact.data import Clip, ClipEntry, DatasetIndex, load_dataset, split_validation
 from earlyact.experiment import describe_streams, run_seed
 from earlyact.jhmdb import clips_from_poses, read_gt_pickle
@@ -59,7 +59,9 @@ def ut_units(features: Path, folds: list[str], seeds: list[int]) -> tuple[list[s
     return list(index.classes), out
 
 
-def score_variant(cfg, units: list[Unit], classes: list[str], dataset: str, out: Path) -> dict[str, np.ndarray]:
+def score_variant(
+    cfg: ExperimentConfig, units: list[Unit], classes: list[str], dataset: str, out: Path
+) -> dict[str, np.ndarray]:
     """Per method, (R, N) right (True) or wrong for every held-out clip of every unit, units in order."""
     right: dict[str, list[np.ndarray]] = {}
     for unit, seed, rest, held in units:
@@ -110,7 +112,7 @@ def main() -> None:
         right = score_variant(load_config(None, [*base, *overrides.split()]), units, classes, args.dataset, out / name)
         scored.append((name, right))
         rows += [(f"{name} {m}", 100 * r.mean(1), time.perf_counter() - start) for m, r in right.items()]
-    n = len(next(iter(scored[0][1].values()))[0])
+    n = sum(len(held) for *_, held in units)
     title = f"{n} held-out clips ({', '.join(u for u, *_ in units)}), trained on the rest"
     print_variant_table(title + ": accuracy (%) per ratio", load_config(None, base).ratios, rows)
     if args.per_unit:
