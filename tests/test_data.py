@@ -13,6 +13,7 @@ from earlyact.data import (
     load_dataset,
     make_batch,
     read_index,
+    rotated_validation_group,
     save_clip,
     save_dataset,
     split_validation,
@@ -133,3 +134,16 @@ def test_validation_split_by_group_holds_out_whole_groups():
         split_validation([_clip("c0"), *clips[1:]], 0.2, seed=1, by_group=True)
     with pytest.raises(ValueError, match="2 or more groups"):
         split_validation(clips[:6], 0.2, seed=1, by_group=True)
+
+
+def test_rotated_validation_group_holds_out_every_group_once_over_the_folds():
+    groups = [str(g) for g in range(1, 11)]
+    for shift in (1, 2, 9):
+        held = [rotated_validation_group(groups, g, shift) for g in groups]
+        assert sorted(held, key=int) == groups  # each group validates exactly one fold ...
+        assert all(h != g for h, g in zip(held, groups, strict=True))  # ... never its own test fold
+    assert rotated_validation_group(groups, "9") == "10" and rotated_validation_group(groups, "10") == "1"
+    with pytest.raises(ValueError, match="hold out the test group"):
+        rotated_validation_group(groups, "3", shift=10)
+    with pytest.raises(ValueError, match="'11' must be one of"):
+        rotated_validation_group(groups, "11")
