@@ -158,8 +158,8 @@ UT_DEFAULTS = [
     "context_train.epochs=80",
     *mirror_only("augment"),
     *mirror_only("context_augment"),
-    "model.fuse_context=0.5",  # students x the window net's classifier: 74.7 -> 77.7 on validation (stop 13)
-]  # chosen on the folds' validation parts (benchmarks/validation_scores.py; README), not on test folds
+    "model.fuse_context=0.5",  # students x the window net's classifier (benchmarks/refit_validation.py, stop 13)
+]  # chosen on the folds' validation parts (benchmarks/validation_scores.py, refit_validation.py; README)
 
 
 def ut_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
