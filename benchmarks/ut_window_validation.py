@@ -25,7 +25,7 @@ from jhmdb_validation import print_variant_table  # this folder's script
 
 from earlyact.benchmark import UT_DEFAULTS
 from earlyact.config import load_config
-from earlyact.data import load_dataset, split_validation
+from earlyact.data import group_order, load_dataset, split_validation
 from earlyact.streams import context_net_predictions, fit_context_net
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     args = ap.parse_args()
     index, clips = load_dataset(args.features)
     group = {e.clip_id: e.group for e in index.clips}
-    folds = args.folds or sorted(set(group.values()), key=lambda g: (len(g), g))
+    folds = args.folds or group_order(group.values())
     rows = []
     for name, overrides in args.variant:
         cfg, accs, start = load_config(None, [*UT_DEFAULTS, *overrides.split()]), [], time.perf_counter()

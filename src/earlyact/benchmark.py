@@ -11,7 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from earlyact.config import AugmentConfig, ExperimentConfig, ExtractConfig, TrainConfig, load_config, to_dict
-from earlyact.data import Clip, DatasetIndex, load_dataset
+from earlyact.data import Clip, DatasetIndex, group_order, load_dataset
 from earlyact.evaluate import markdown_table, results_dict, write_report, write_results
 from earlyact.experiment import describe_streams, headline_method, run_experiment
 from earlyact.storage import atomic_write_json, atomic_write_text
@@ -192,7 +192,7 @@ def benchmark_ut_interaction(
     extract_s = time.perf_counter() - start
     index, clips = load_dataset(feats)
     group = {e.clip_id: e.group for e in index.clips}
-    folds = sorted(set(group.values()), key=lambda g: (len(g), g))
+    folds = group_order(group.values())
     per_fold: dict[str, list[list[float]]] = {m: [] for m in cfg.methods}
     sizes, compute, confusions = [], 0.0, {}
     for g in tqdm(folds, desc="folds", unit="fold"):

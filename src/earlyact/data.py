@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,13 +258,18 @@ def split_validation(
     return train, val
 
 
+def group_order(groups: Iterable[str]) -> list[str]:
+    """Distinct group names in natural order ("2" before "10"): the order of leave-one-group-out folds."""
+    return sorted(set(groups), key=lambda g: (len(g), g))
+
+
 def rotated_validation_group(groups: Sequence[str], test_group: str, shift: int = 1) -> str:
     """The validation group of a leave-one-group-out fold: the group ``shift`` places after the fold's
     test group (groups in natural order, wrapping round). Over all folds every group is held out once,
     so a validation pooled over the folds meets every group, as the test folds do; a random draw per fold
     can hold out the same group again and again (UT-Interaction set 1, seed 0: sequence 5 for folds 1-4
     and 10, sequence 4 for folds 5-9)."""
-    order = sorted(set(groups), key=lambda g: (len(g), g))  # "2" before "10"
+    order = group_order(groups)
     if test_group not in order or len(order) < 2:
         raise ValueError(f"test group {test_group!r} must be one of 2 or more groups; got {order}")
     if shift % len(order) == 0:

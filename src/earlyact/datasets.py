@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from earlyact.data import ClipEntry, DatasetIndex, safe_clip_id
+from earlyact.data import ClipEntry, DatasetIndex, group_order, safe_clip_id
 
 UT_CLASSES = ["hand_shake", "hug", "kick", "point", "punch", "push"]
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg")
@@ -68,8 +68,10 @@ def read_ut_interaction(folder: str | Path) -> tuple[list[str], list[VideoEntry]
 
 def leave_one_group_out(entries: list[VideoEntry]) -> list[tuple[str, list[VideoEntry], list[VideoEntry]]]:
     """Folds (held-out group, train entries, test entries), one per group, groups in numeric order."""
-    groups = sorted({e.group for e in entries}, key=lambda g: (len(g), g))
-    return [(g, [e for e in entries if e.group != g], [e for e in entries if e.group == g]) for g in groups]
+    return [
+        (g, [e for e in entries if e.group != g], [e for e in entries if e.group == g])
+        for g in group_order(e.group for e in entries)
+    ]
 
 
 def _lines(path: Path) -> list[str]:
