@@ -8,8 +8,9 @@ context network's classifier at several weights. Nothing is trained; test clips 
 
 Prints, per method and weight, the validation accuracy (%) per observation ratio and its mean,
 averaged over the run's seed (and fold) folders. Weight 0 is the students alone, 1 the context
-network alone. The validation part is the one the run held out (``split_validation`` with the
-run's config and seed), so it is out of sample for every network of that folder.
+network alone. The validation part is the one the run held out (the clip ids a seed folder records in
+``validation.json``; folders made before that record held out ``split_validation``'s draw from the
+run's config and seed, without the fold), so it is out of sample for every network of that folder.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ def score_unit(
     seed = int(folder.name.removeprefix("seed_"))
     if cfg.train.val_fraction <= 0:
         raise SystemExit(f"{folder}: trained on all its training clips (train.val_fraction=0): no validation part")
-    _, val = split_validation(train, cfg.train.val_fraction, seed, cfg.train.val_by_group)
+    record = folder / "validation.json"
+    if record.exists():
+        ids = set(json.loads(record.read_text())["validation"])
+        val = [c for c in train if c.clip_id in ids]
+    else:  # made before the record: the seed's draw, which ignored the fold
+        _, val = split_validation(train, cfg.train.val_fraction, seed, cfg.train.val_by_group)
     labels = np.array([c.label for c in val])
     out, clips, mirrored = {}, None, None
     for method in METHODS:

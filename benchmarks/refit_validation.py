@@ -2,7 +2,7 @@
 Measured one level down, on validation only (no test clip or test fold is read): a validation part
 plays the test set (JHMDB: the seed's stratified 15 % that a benchmark run holds out, ``split_validation``;
 UT-Interaction: one training sequence per fold, a different one in each fold,
-``data.rotated_validation_group``), and each variant is trained on the rest
+``data.rotated_validation_groups``), and each variant is trained on the rest
 with ``experiment.run_seed``, the benchmark's own code path.
 
     python benchmarks/refit_validation.py jhmdb [--seeds 0 1 2] [--variant NAME 'key=value ...'] ...
@@ -29,7 +29,7 @@ from jhmdb_validation import print_variant_table  # this folder's script
 
 from earlyact.benchmark import FINAL_FIT, JHMDB_DEFAULTS, JHMDB_FIT, UT_DEFAULTS
 from earlyact.config import ExperimentConfig, load_config
-from earlyact.data import Clip, ClipEntry, DatasetIndex, load_dataset, rotated_validation_group, split_validation
+from earlyact.data import Clip, ClipEntry, DatasetIndex, load_dataset, split_validation
 from earlyact.experiment import describe_streams, run_seed
 from earlyact.jhmdb import clips_from_poses, read_gt_pickle
 
@@ -47,18 +47,19 @@ def jhmdb_units(train_file: Path, seeds: list[int]) -> tuple[list[str], list[Uni
 
 
 def ut_units(features: Path, folds: list[str], seeds: list[int]) -> tuple[list[str], list[Unit]]:
-    """Class names, and per fold and seed the fold's training sequences with one of them held out: the
-    sequence 1 + seed places after the test sequence (``data.rotated_validation_group``), so that over
+    """Class names, and per fold and seed the fold's training sequences with one of them held out as
+    a benchmark run with a validation part holds it out (``split_validation`` given the fold): the
+    sequence 1 + seed places after the test sequence (``data.rotated_validation_groups``), so that over
     the 10 folds each sequence is held out once and the pooled validation reads all 60 clips. (Stop 12
-    and before held out the benchmark's random draw, ``split_validation``, which for seed 0 is sequence
-    5 or 4 in every fold: 12 distinct clips, each scored 5 times.)"""
+    and before, the draw ignored the fold: for seed 0 sequence 5 or 4 in every fold, 12 distinct clips,
+    each scored 5 times.)"""
     index, clips = load_dataset(features)
     group = {e.clip_id: e.group for e in index.clips}
+    cfg = load_config(None, UT_DEFAULTS)
     out = []
     for fold, seed in ((f, s) for f in folds for s in seeds):
-        held_group = rotated_validation_group(list(group.values()), fold, 1 + seed)
-        rest = [c for c in clips if group[c.clip_id] not in (fold, held_group)]
-        held = [c for c in clips if group[c.clip_id] == held_group]
+        train = [c for c in clips if group[c.clip_id] != fold]
+        rest, held = split_validation(train, cfg.train.val_fraction, seed, cfg.train.val_by_group, fold)
         out.append((f"fold_{fold}/seed_{seed}", seed, rest, held))
     return list(index.classes), out
 

@@ -1,6 +1,7 @@
 """Choose UT-Interaction window-network settings on validation only: per fold and seed, the window
 network alone is trained on the fold's training sequences minus the held-out validation sequence
-(``train.val_by_group``, as the benchmark does) and scored on that sequence. The test folds are
+(``train.val_by_group``, the sequence 1 + seed places after the fold's test sequence, as a
+benchmark run with a validation part holds it out) and scored on that sequence. The test folds are
 never read. Prints each variant's validation accuracy (%) per observation ratio, mean over folds
 and seeds.
 
@@ -46,7 +47,7 @@ def main() -> None:
         for g in folds:
             train_all = [c for c in clips if group[c.clip_id] != g]
             for seed in args.seeds:
-                train, val = split_validation(train_all, cfg.train.val_fraction, seed, cfg.train.val_by_group)
+                train, val = split_validation(train_all, cfg.train.val_fraction, seed, cfg.train.val_by_group, g)
                 out = args.out / name / f"fold_{g}" / f"seed_{seed}" / "context_net"
                 net, _ = fit_context_net(train, val, len(index.classes), cfg, out, seed)
                 pred = context_net_predictions(net, val, cfg.features, cfg.ratios)  # (R, N)

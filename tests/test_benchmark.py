@@ -76,6 +76,10 @@ def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, caps
     np.testing.assert_allclose(res["accuracy"]["kd-ms-lstm"], per_fold.mean(0), atol=0.01)  # pooled = equal folds
     assert res["stream_specs"]["context"]["network"] == "window_net" and res["extract"]["workers"] == 1
     assert res["train_compute_s"] > 0
+    for fold, held in (("1", "2"), ("2", "3"), ("3", "1")):  # the sequence after the test one validates
+        record = json.loads((out / f"fold_{fold}" / "seed_0" / "validation.json").read_text())
+        assert record["test_group"] == fold and len(record["validation"]) == 6
+        assert all(cid.endswith(f"seq0{held}") for cid in record["validation"])
     report = (tmp_path / "doc" / "ut.md").read_text()
     assert "leave-one-sequence-out" in report and "early-stops on a validation part" in report
     confusion = np.array(res["confusion"]["1"])  # kd-ms-lstm at r = 1.0, summed over folds and seeds

@@ -13,9 +13,10 @@ from earlyact.data import (
     load_dataset,
     make_batch,
     read_index,
-    rotated_validation_group,
+    rotated_validation_groups,
     save_clip,
     save_dataset,
+    shared_group,
     split_validation,
 )
 
@@ -136,14 +137,36 @@ def test_validation_split_by_group_holds_out_whole_groups():
         split_validation(clips[:6], 0.2, seed=1, by_group=True)
 
 
-def test_rotated_validation_group_holds_out_every_group_once_over_the_folds():
+def test_rotated_validation_groups_hold_out_every_group_once_over_the_folds():
     groups = [str(g) for g in range(1, 11)]
-    for shift in (1, 2, 9):
-        held = [rotated_validation_group(groups, g, shift) for g in groups]
+    for seed in (0, 1, 8, 9, 20):
+        held = [rotated_validation_groups(groups, g, seed)[0] for g in groups]
         assert sorted(held, key=int) == groups  # each group validates exactly one fold ...
         assert all(h != g for h, g in zip(held, groups, strict=True))  # ... never its own test fold
-    assert rotated_validation_group(groups, "9") == "10" and rotated_validation_group(groups, "10") == "1"
-    with pytest.raises(ValueError, match="hold out the test group"):
-        rotated_validation_group(groups, "3", shift=10)
+    assert rotated_validation_groups(groups, "9") == ["10"] and rotated_validation_groups(groups, "10") == ["1"]
+    assert rotated_validation_groups(groups, "9", seed=1) == ["1"]  # "10" skipped, wrapping round
+    assert rotated_validation_groups(groups, "9", seed=8) == ["8"]  # the 9th after "9" skips "9" itself
+    assert rotated_validation_groups(groups, "2", seed=0, count=3) == ["3", "4", "5"]
+    with pytest.raises(ValueError, match="cannot hold out 10"):
+        rotated_validation_groups(groups, "3", count=10)
     with pytest.raises(ValueError, match="'11' must be one of"):
-        rotated_validation_group(groups, "11")
+        rotated_validation_groups(groups, "11")
+
+
+def test_validation_split_given_the_test_group_rotates_over_the_folds():
+    clips = [replace(_clip(f"c{i}", label=i % 3), meta={"group": str(1 + i // 3)}) for i in range(30)]  # 10 groups
+    for seed in (0, 1):
+        held = []
+        for fold in [str(g) for g in range(1, 11)]:
+            train = [c for c in clips if c.meta["group"] != fold]
+            assert shared_group([c for c in clips if c.meta["group"] == fold]) == fold
+            tr, va = split_validation(train, 0.15, seed, by_group=True, test_group=fold)
+            assert len({c.meta["group"] for c in va}) == 1 and len(tr) + len(va) == len(train)
+            held.append(va[0].meta["group"])
+        assert sorted(held, key=int) == [str(g) for g in range(1, 11)]  # every sequence validates once
+    drawn = {split_validation([c for c in clips if c.meta["group"] != f], 0.15, 0, True)[1][0].meta["group"]
+             for f in "123456789"}  # fmt: skip
+    assert len(drawn) < 9  # the draw without the fold repeats groups (the defect the rotation mends)
+    assert shared_group(clips) is None and shared_group([_clip("x")]) is None
+    with pytest.raises(ValueError, match="'1' is among the training"):
+        split_validation(clips, 0.15, 0, by_group=True, test_group="1")

@@ -232,19 +232,22 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None = N
 
 
 def split_validation(
-    clips: Sequence[Clip], fraction: float, seed: int, by_group: bool = False
+    clips: Sequence[Clip], fraction: float, seed: int, by_group: bool = False, test_group: str | None = None
 ) -> tuple[list[Clip], list[Clip]]:
     """Split training clips into (train, validation) for early stopping and model choice.
 
     Stratified by class; with ``by_group``, whole groups (``clip.meta["group"]``: UT-Interaction's
     sequences) are held out instead, so validation meets unseen people and scenes as the
-    leave-one-group-out test folds do.
+    leave-one-group-out test folds do. Given the fold's ``test_group``, the held-out groups are the
+    ones that follow it (``rotated_validation_groups``), so that over the folds every group is held
+    out; without it they are a draw from ``seed`` alone, which ignores the fold (UT-Interaction set 1,
+    seed 0: sequence 5 in folds 1-4 and 10, sequence 4 in folds 5-9).
     """
     if fraction <= 0:  # no validation: phases train for their full schedule (``train.fit``)
         return list(clips), []
-    rng = np.random.default_rng(seed)
     if by_group:
-        return _split_groups(clips, fraction, rng)
+        return _split_groups(clips, fraction, seed, test_group)
+    rng = np.random.default_rng(seed)
     train, val = [], []
     labels = sorted({c.label for c in clips})
     for label in labels:
@@ -263,21 +266,31 @@ def group_order(groups: Iterable[str]) -> list[str]:
     return sorted(set(groups), key=lambda g: (len(g), g))
 
 
-def rotated_validation_group(groups: Sequence[str], test_group: str, shift: int = 1) -> str:
-    """The validation group of a leave-one-group-out fold: the group ``shift`` places after the fold's
-    test group (groups in natural order, wrapping round). Over all folds every group is held out once,
-    so a validation pooled over the folds meets every group, as the test folds do; a random draw per fold
-    can hold out the same group again and again (UT-Interaction set 1, seed 0: sequence 5 for folds 1-4
-    and 10, sequence 4 for folds 5-9)."""
+def shared_group(clips: Sequence[Clip]) -> str | None:
+    """The group all ``clips`` belong to (a leave-one-group-out test fold), None when they span several
+    or carry none."""
+    groups = {str(c.meta["group"]) if "group" in c.meta else None for c in clips}
+    return groups.pop() if len(groups) == 1 else None
+
+
+def rotated_validation_groups(groups: Sequence[str], test_group: str, seed: int = 0, count: int = 1) -> list[str]:
+    """The validation groups of a leave-one-group-out fold: the ``count`` groups that follow the fold's
+    test group after skipping ``seed`` of them (groups in natural order, wrapping round, the test group
+    never among them). Over all folds each group is held out equally often (once, for ``count`` 1), so a
+    validation pooled over the folds meets every group, as the test folds do."""
     order = group_order(groups)
     if test_group not in order or len(order) < 2:
         raise ValueError(f"test group {test_group!r} must be one of 2 or more groups; got {order}")
-    if shift % len(order) == 0:
-        raise ValueError(f"shift {shift} would hold out the test group itself ({len(order)} groups)")
-    return order[(order.index(test_group) + shift) % len(order)]
+    k = order.index(test_group)
+    after = order[k + 1 :] + order[:k]  # the training groups, starting with the one after the test group
+    if not 1 <= count <= len(after):
+        raise ValueError(f"cannot hold out {count} of the {len(after)} training groups")
+    return [after[(seed + i) % len(after)] for i in range(count)]
 
 
-def _split_groups(clips: Sequence[Clip], fraction: float, rng: np.random.Generator) -> tuple[list[Clip], list[Clip]]:
+def _split_groups(
+    clips: Sequence[Clip], fraction: float, seed: int, test_group: str | None
+) -> tuple[list[Clip], list[Clip]]:
     missing = [c.clip_id for c in clips if "group" not in c.meta]
     if missing:
         raise ValueError(f"train.val_by_group needs a group per clip; clip {missing[0]!r} has none")
@@ -285,7 +298,12 @@ def _split_groups(clips: Sequence[Clip], fraction: float, rng: np.random.Generat
     groups = sorted(set(group))
     if len(groups) < 2:
         raise ValueError(f"train.val_by_group needs 2 or more groups among the training clips; found {groups}")
+    if test_group in groups:
+        raise ValueError(f"test group {test_group!r} is among the training clips' groups")
     n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
-    held = {groups[i] for i in rng.permutation(len(groups))[:n_val]}
+    if test_group is None:  # the seed's draw (run folders made before the rotation held out this one)
+        held = {groups[i] for i in np.random.default_rng(seed).permutation(len(groups))[:n_val]}
+    else:
+        held = set(rotated_validation_groups([*groups, test_group], test_group, seed, n_val))
     train = [c for c, g in zip(clips, group, strict=True) if g not in held]
     return train, [c for c, g in zip(clips, group, strict=True) if g in held]

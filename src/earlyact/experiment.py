@@ -19,7 +19,7 @@ import torch
 
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
 from earlyact.config import ExperimentConfig, TrainConfig, dump_yaml, to_dict
-from earlyact.data import Batch, Clip, DatasetIndex, load_dataset, make_batch, split_validation
+from earlyact.data import Batch, Clip, DatasetIndex, load_dataset, make_batch, shared_group, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_frames, results_dict, write_results
 from earlyact.methods import get_method
 from earlyact.models import Predictor, fuse_logits
@@ -111,7 +111,7 @@ def run_seed(
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """All methods for one seed; returns per method the (R, N) test predictions."""
     streams = list(cfg.streams)
-    train, val = split_validation(train_all, cfg.train.val_fraction, seed, cfg.train.val_by_group)
+    train, val = held_out_validation(train_all, test, cfg.train, seed, out_dir / "validation.json")
     skeleton = "context" in streams and stream_specs["context"]["source"] == "skeleton"
     nets, descs = _fit_stream_nets(train, val, len(classes), cfg, out_dir, seed, skeleton)
     train = pose_streams(train, streams, skeleton, cfg.features, nets, training=True)
@@ -141,6 +141,27 @@ def run_seed(
     for name in cfg.methods:
         preds[name] = _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed)
     return preds
+
+
+def held_out_validation(
+    train_all: Sequence[Clip], test: Sequence[Clip], cfg: TrainConfig, seed: int, record: Path
+) -> tuple[list[Clip], list[Clip]]:
+    """``split_validation`` of the training clips, by group rotated after the test clips' group (a
+    leave-one-group-out fold), recorded in ``record`` (the clip ids) so that re-scoring reads the same
+    part and a resumed run cannot train on another one."""
+    test_group = shared_group(test) if cfg.val_by_group else None
+    train, val = split_validation(train_all, cfg.val_fraction, seed, cfg.val_by_group, test_group)
+    ids = [c.clip_id for c in val]
+    if record.exists():
+        saved = json.loads(record.read_text())["validation"]
+        if saved != ids:
+            raise ValueError(
+                f"{record}: this run held out {len(saved)} other validation clips ({saved[:3]}...) than "
+                f"the config and seed give now ({ids[:3]}...): resume it with its own settings or use a new --out"
+            )
+    else:
+        atomic_write_json(record, {"validation": ids, "test_group": test_group, "seed": seed})
+    return train, val
 
 
 def teacher_train(cfg: ExperimentConfig) -> TrainConfig:
