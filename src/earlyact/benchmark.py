@@ -141,7 +141,7 @@ def _run(
 
 
 UT_DEFAULTS = [
-    "train.val_by_group=true",  # validation = a whole held-out sequence, like the test folds
+    "train.val_by_group=true",  # validation = a whole sequence (1 + seed places after the fold's), like the test folds
     "model.hidden1=128",  # 54 training clips per fold: small stages (128 over 64 on validation, stop 7)
     "model.hidden2=128",
     "action_net.hidden=64",
