@@ -26,7 +26,7 @@ from earlyact.augment import mirror_clips
 from earlyact.checkpoint import load_checkpoint
 from earlyact.config import load_config
 from earlyact.data import Clip, load_dataset, split_validation
-from earlyact.experiment import fusion_head, predict_ratios
+from earlyact.experiment import fusion_head, predict_ratios, recorded_validation
 from earlyact.jhmdb import clips_from_poses, load_gt_pickles, read_gt_pickle
 from earlyact.skeleton import get_layout
 from earlyact.streams import add_streams
@@ -63,11 +63,8 @@ def score_unit(
     seed = int(folder.name.removeprefix("seed_"))
     if cfg.train.val_fraction <= 0:
         raise SystemExit(f"{folder}: trained on all its training clips (train.val_fraction=0): no validation part")
-    record = folder / "validation.json"
-    if record.exists():
-        ids = set(json.loads(record.read_text())["validation"])
-        val = [c for c in train if c.clip_id in ids]
-    else:  # made before the record: the seed's draw, which ignored the fold
+    val = recorded_validation(folder / "validation.json", train)
+    if val is None:  # made before the record: the seed's draw, which ignored the fold
         _, val = split_validation(train, cfg.train.val_fraction, seed, cfg.train.val_by_group)
     labels = np.array([c.label for c in val])
     out, clips, mirrored = {}, None, None

@@ -6,7 +6,7 @@ import pytest
 
 from earlyact.config import TrainConfig
 from earlyact.data import Clip
-from earlyact.experiment import held_out_validation
+from earlyact.experiment import held_out_validation, recorded_validation
 
 
 def _fold_clips() -> tuple[list[Clip], list[Clip]]:
@@ -26,6 +26,8 @@ def test_held_out_validation_follows_the_test_fold_and_is_recorded(tmp_path):
     saved = json.loads(record.read_text())
     assert saved == {"validation": ["c8", "c9"], "test_group": "3", "seed": 1}
     assert held_out_validation(train_all, test, cfg, 1, record)[1] == val  # a resumed run: same part
+    assert recorded_validation(record, train_all) == val  # what re-scoring reads
+    assert recorded_validation(tmp_path / "missing.json", train_all) is None  # a folder made before the record
     with pytest.raises(ValueError, match="validation.json: this run held out 2 other validation clips"):
         held_out_validation(train_all, test, cfg, 0, record)  # another seed's part would mix the runs
     no_val = held_out_validation(train_all, test, replace(cfg, val_fraction=0), 0, tmp_path / "none.json")

@@ -164,6 +164,15 @@ def held_out_validation(
     return train, val
 
 
+def recorded_validation(record: Path, train_all: Sequence[Clip]) -> list[Clip] | None:
+    """The clips of ``train_all`` that ``held_out_validation`` recorded in ``record`` as held out, None
+    for a run folder made before the record."""
+    if not record.exists():
+        return None
+    ids = set(json.loads(record.read_text())["validation"])
+    return [c for c in train_all if c.clip_id in ids]
+
+
 def teacher_train(cfg: ExperimentConfig) -> TrainConfig:
     """The teachers' optimisation: the stages' ``train`` with ``teacher_epochs`` when set. A final fit
     (``train.val_fraction=0``) ends each phase at its epoch count, and a Bi-LSTM reading whole clips
