@@ -22,6 +22,14 @@ stands, which way it faces) and ``train.val_by_group=true`` holds out about 15 %
 The official test split holds out whole videos; a random validation part shares them with the clips
 trained on, and the pickles carry no clip names, so similarity stands in. (Measured: it does not
 reproduce the test split's drop; README.)
+
+``--videos SPLITS`` (``--context-only``) holds out whole pseudo-videos instead (``jhmdb.pseudo_videos``):
+per class, the training clips are clustered (average linkage on each clip's mean and spread of every
+joint over its frames) into as many clusters as the class has training videos in the official split
+list (``SPLITS``: the ``splits.zip`` beside the pickles, or its folder), and about 15 % of each
+class's clips are held out as whole clusters (seeded; ``data.split_groups_by_class``). A source video
+gives several clips of one actor, camera and scene (throw: one video gives 20 of its 35 training
+clips), which a random validation part splits.
 """
 
 from __future__ import annotations
@@ -38,9 +46,9 @@ from scipy.cluster.vq import kmeans2
 from earlyact.benchmark import JHMDB_DEFAULTS
 from earlyact.checkpoint import load_checkpoint
 from earlyact.config import load_config
-from earlyact.data import Clip, ClipEntry, DatasetIndex, split_validation
+from earlyact.data import Clip, ClipEntry, DatasetIndex, split_groups_by_class, split_validation
 from earlyact.experiment import describe_streams, predict_ratios, run_seed
-from earlyact.jhmdb import clips_from_poses, read_gt_pickle
+from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, training_videos
 from earlyact.streams import add_streams, context_net_predictions, fit_context_net
 
 PHASES = ("context_net", "action_net", "teachers", "lstm-ce/students", "ms-lstm/students", "kd-ms-lstm/students")
@@ -87,13 +95,17 @@ def similarity_groups(clips: list[Clip], k: int, seed: int) -> list[Clip]:
     return [replace(c, meta={**c.meta, "group": int(g)}) for c, g in zip(clips, group, strict=True)]
 
 
-def context_only(clips, classes, variants, out: Path, seed: int, keep: float = 1.0) -> None:
+def context_only(clips, classes, variants, out: Path, seed: int, keep: float = 1.0, by_video: bool = False) -> None:
     """Per variant: the context network alone, validation accuracy (%) at each ratio. ``keep`` < 1
-    trains on that share of the training part (stratified, seeded), scored on the same validation."""
+    trains on that share of the training part (stratified, seeded), scored on the same validation.
+    ``by_video``: whole pseudo-videos held out (``data.split_groups_by_class``; clips carry them)."""
     rows = []
     for name, overrides in variants:
         cfg = load_config(None, [*JHMDB_DEFAULTS, *overrides.split()])
-        train, val = split_validation(clips, cfg.train.val_fraction, seed, cfg.train.val_by_group)
+        if by_video:
+            train, val = split_groups_by_class(clips, cfg.train.val_fraction, seed)
+        else:
+            train, val = split_validation(clips, cfg.train.val_fraction, seed, cfg.train.val_by_group)
         if keep < 1:  # a learning-curve point: what more training clips would be worth
             train = split_validation(train, 1 - keep, seed + 1)[0]
         start = time.perf_counter()
@@ -121,6 +133,7 @@ def main() -> None:
     ap.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "OVERRIDES"))
     ap.add_argument("--context-only", action="store_true", help="train and score only the context network")
     ap.add_argument("--groups", type=int, default=0, help="hold out whole similarity clusters (K of them)")
+    ap.add_argument("--videos", type=Path, help="--context-only: hold out whole pseudo-videos (official split lists)")
     ap.add_argument("--keep", type=float, default=1.0, help="--context-only: train on this share of the training part")
     args = ap.parse_args()
     poses, labels = read_gt_pickle(args.train)
@@ -130,10 +143,15 @@ def main() -> None:
     if args.groups:
         clips = similarity_groups(clips, args.groups, args.seed)
         args.out = args.out / f"groups{args.groups}"
+    if args.videos:
+        clips = pseudo_videos(clips, classes, training_videos(args.videos))
+        args.out = args.out / "videos"
     if args.context_only:
         variants = args.variant or [("zeros", "context_net.padding=zeros"), ("first", "context_net.padding=first")]
         variants = [(name, " ".join([overrides, *grouped])) for name, overrides in variants]
-        return context_only(clips, classes, variants, args.out / "context_only", args.seed, args.keep)
+        return context_only(
+            clips, classes, variants, args.out / "context_only", args.seed, args.keep, bool(args.videos)
+        )
     variants = args.variant or [("plain", "features.layout=jhmdb15"), ("benchmark", " ".join(JHMDB_DEFAULTS))]
     variants = [(name, " ".join([overrides, *grouped])) for name, overrides in variants]
     index = DatasetIndex(classes, [ClipEntry(c.clip_id, c.label, "train") for c in clips], {}, name="jhmdb")

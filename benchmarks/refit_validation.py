@@ -5,7 +5,7 @@ UT-Interaction: one training sequence per fold, a different one in each fold,
 ``data.rotated_validation_groups``), and each variant is trained on the rest
 with ``experiment.run_seed``, the benchmark's own code path.
 
-    python benchmarks/refit_validation.py jhmdb [--seeds 0 1 2] [--variant NAME 'key=value ...'] ...
+    python benchmarks/refit_validation.py jhmdb [--seeds 0 1 2] [--videos SPLITS] [--variant NAME 'key=value ...'] ...
     python benchmarks/refit_validation.py ut-interaction --features runs/ut_bp/features --folds 1 2 --seeds 0
 
 Without --variant it compares ``holdout`` (the benchmark's settings with a validation part: the rest
@@ -16,6 +16,9 @@ fixed number of epochs, the last weights kept; what the benchmarks do). A varian
 clips for each method, pooled over the units run (JHMDB: 63 clips per seed, about 5 minutes per
 variant; UT: 6 clips per fold). With --per-unit it also prints each unit's score (mean over r) and,
 per method, the predictions each variant gets right that the first gets wrong and the reverse.
+JHMDB with ``--videos SPLITS`` (the official split lists, ``splits.zip``): the held-out part is whole
+pseudo-videos instead (``jhmdb.pseudo_videos``, ``data.split_groups_by_class``), closer to the test
+split's unseen videos than a random part.
 """
 
 from __future__ import annotations
@@ -29,20 +32,25 @@ from jhmdb_validation import print_variant_table  # this folder's script
 
 from earlyact.benchmark import FINAL_FIT, JHMDB_DEFAULTS, JHMDB_FIT, UT_DEFAULTS
 from earlyact.config import ExperimentConfig, load_config
-from earlyact.data import Clip, ClipEntry, DatasetIndex, load_dataset, split_validation
+from earlyact.data import Clip, ClipEntry, DatasetIndex, load_dataset, split_groups_by_class, split_validation
 from earlyact.experiment import describe_streams, run_seed
-from earlyact.jhmdb import clips_from_poses, read_gt_pickle
+from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, training_videos
 
 Unit = tuple[str, int, list[Clip], list[Clip]]  # (name, seed, rest, held)
 
 
-def jhmdb_units(train_file: Path, seeds: list[int]) -> tuple[list[str], list[Unit]]:
-    """Class names, and per seed its validation part of the training file (held) and the rest."""
+def jhmdb_units(train_file: Path, seeds: list[int], videos: Path | None = None) -> tuple[list[str], list[Unit]]:
+    """Class names, and per seed its validation part of the training file (held) and the rest
+    (with ``videos``, the official split lists: whole pseudo-videos held out)."""
     poses, labels = read_gt_pickle(train_file)
     classes = sorted(set(labels))
     clips = clips_from_poses(poses, labels, classes, "train", str(train_file))
     cfg = load_config(None, JHMDB_DEFAULTS)
-    split = [split_validation(clips, cfg.train.val_fraction, s, cfg.train.val_by_group) for s in seeds]
+    if videos is not None:
+        grouped = pseudo_videos(clips, classes, training_videos(videos))
+        split = [split_groups_by_class(grouped, cfg.train.val_fraction, s) for s in seeds]
+    else:
+        split = [split_validation(clips, cfg.train.val_fraction, s, cfg.train.val_by_group) for s in seeds]
     return classes, [(f"seed_{s}", s, rest, held) for s, (rest, held) in zip(seeds, split, strict=True)]
 
 
@@ -99,6 +107,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dataset", choices=["jhmdb", "ut-interaction"])
     ap.add_argument("--train", type=Path, default=Path("../shared/data/jhmdb/GT_train_1.pkl"), help="JHMDB")
+    ap.add_argument("--videos", type=Path, help="JHMDB: hold out whole pseudo-videos (official split lists)")
     ap.add_argument("--features", type=Path, default=Path("runs/ut_bp/features"), help="UT-Interaction")
     ap.add_argument("--folds", nargs="+", default=[str(g) for g in range(1, 11)], help="UT-Interaction")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -108,7 +117,10 @@ def main() -> None:
     args = ap.parse_args()
     jhmdb = args.dataset == "jhmdb"
     base = JHMDB_DEFAULTS if jhmdb else UT_DEFAULTS
-    classes, units = jhmdb_units(args.train, args.seeds) if jhmdb else ut_units(args.features, args.folds, args.seeds)
+    if jhmdb:
+        classes, units = jhmdb_units(args.train, args.seeds, args.videos)
+    else:
+        classes, units = ut_units(args.features, args.folds, args.seeds)
     out = args.out or Path("runs") / f"refit_{args.dataset}"
     variants = args.variant or [("holdout", ""), ("refit", " ".join(FINAL_FIT + (JHMDB_FIT if jhmdb else [])))]
     rows, scored = [], []

@@ -17,6 +17,7 @@ from earlyact.data import (
     save_clip,
     save_dataset,
     shared_group,
+    split_groups_by_class,
     split_validation,
 )
 
@@ -170,3 +171,27 @@ def test_validation_split_given_the_test_group_rotates_over_the_folds():
     assert shared_group(clips) is None and shared_group([_clip("x")]) is None
     with pytest.raises(ValueError, match="'1' is among the training"):
         split_validation(clips, 0.15, 0, by_group=True, test_group="1")
+
+
+def test_split_groups_by_class_holds_whole_groups_of_every_class():
+    """Each class gives whole groups until the fraction of its clips is held out, never all its
+    groups; the same seed gives the same part; clips without a group or groups across classes
+    are refused."""
+    clips = [
+        Clip(f"c{k}_g{g}_{i}", k, pose=np.zeros((3, 1, 2, 2), np.float32), meta={"group": f"{k}:{g}"})
+        for k in range(3) for g in range(5) for i in range(g + 1)
+    ]  # fmt: skip
+    train, val = split_groups_by_class(clips, 0.2, seed=0)
+    assert len(train) + len(val) == len(clips)
+    held = {c.meta["group"] for c in val}
+    assert not held & {c.meta["group"] for c in train}  # whole groups
+    for k in range(3):
+        n_val, n_all = sum(c.label == k for c in val), sum(c.label == k for c in clips)
+        assert n_val >= 0.2 * n_all and sum(g.startswith(f"{k}:") for g in held) < 5
+    assert [c.clip_id for c in split_groups_by_class(clips, 0.2, seed=0)[1]] == [c.clip_id for c in val]
+    draws = {frozenset(c.meta["group"] for c in split_groups_by_class(clips, 0.2, seed=s)[1]) for s in range(10)}
+    assert len(draws) > 1  # the seed chooses the groups
+    with pytest.raises(ValueError, match="c0_g0_0"):
+        split_groups_by_class([replace(clips[0], meta={}), *clips[1:]], 0.2, 0)
+    with pytest.raises(ValueError, match="several classes"):
+        split_groups_by_class([clips[0], replace(clips[1], label=1), *clips[2:]], 0.2, 0)  # group 0:1 split

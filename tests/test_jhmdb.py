@@ -6,12 +6,16 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
+from earlyact.data import Clip, split_groups_by_class
 from earlyact.jhmdb import (
+    clips_from_poses,
     load_gt_pickles,
     load_official,
+    pseudo_videos,
     read_gt_pickle,
     read_split_lists,
     safe_load_pickle,
+    training_videos,
 )
 
 
@@ -114,3 +118,57 @@ def test_real_jhmdb_split1(shared_data, tmp_path):
         cls: sum(1 for e in index.clips if e.split == "test" and index.classes[e.label] == cls) for cls in index.classes
     }
     assert per_class == n_test  # the pickles follow the official split 1 lists, class by class
+
+
+def test_training_videos_counts_each_classes_source_videos_on_the_training_side(tmp_path):
+    """``<video>_<k>.avi`` is clip k of one video; only the training side ('1') counts; a folder or
+    a zip of it."""
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "clap_test_split1.txt").write_text("a_clap_0.avi 1\na_clap_1.avi 1\nb_clap_0.avi 1\nc_clap_0.avi 2\n")
+    (splits / "wave_test_split1.txt").write_text("d_wave_0.avi 1\ne_wave_3.avi 2\n")
+    assert training_videos(splits) == {"clap": 2, "wave": 1}
+    with zipfile.ZipFile(tmp_path / "splits.zip", "w") as z:
+        for f in splits.iterdir():
+            z.write(f, f"splits/{f.name}")
+    assert training_videos(tmp_path / "splits.zip") == {"clap": 2, "wave": 1}
+    with pytest.raises(FileNotFoundError, match="split2"):
+        training_videos(tmp_path / "splits.zip", 2)
+
+
+def test_pseudo_videos_recover_the_videos_clips_were_cut_from():
+    """Clips of one synthetic video share where the body stands and how it moves (plus noise); per
+    class, as many clusters as videos put each video's clips together and no two videos together."""
+    rng = np.random.default_rng(0)
+    clips, truth = [], {}
+    for k, name in enumerate(("clap", "wave")):
+        for v in range(3):
+            base, amp = rng.normal(size=(15, 2)) * 2, rng.uniform(0.1, 1.0)
+            for i in range(int(rng.integers(1, 5))):
+                T = int(rng.integers(15, 40))
+                pose = base + amp * np.sin(np.linspace(0, 6, T))[:, None, None] + 0.05 * rng.normal(size=(T, 15, 2))
+                cid = f"{name}_{v}_{i}"
+                clips.append(Clip(cid, k, pose=pose[:, None].astype(np.float32)))
+                truth[cid] = (k, v)
+    grouped = pseudo_videos(clips, ["clap", "wave"], {"clap": 3, "wave": 3})
+    group = {c.clip_id: c.meta["group"] for c in grouped}
+    pairs = [(a, b) for a in truth for b in truth if a < b]
+    assert all((truth[a] == truth[b]) == (group[a] == group[b]) for a, b in pairs)
+    assert all(group[c].split(":")[0] == ("clap", "wave")[truth[c][0]] for c in group)
+
+
+@pytest.mark.shared
+def test_real_jhmdb_pseudo_videos_follow_the_split_lists(shared_data):
+    """On split 1 every class of the training pickle gets as many pseudo-videos as its training list
+    names videos (throw: 15 for 35 clips, one video giving 20), and a validation part of whole
+    pseudo-videos holds out about 15 % of each class."""
+    root = shared_data / "jhmdb"
+    videos = training_videos(root / "splits.zip")
+    assert len(videos) == 21 and videos["throw"] == 15
+    poses, labels = read_gt_pickle(root / "GT_train_1.pkl")
+    classes = sorted(set(labels))
+    clips = pseudo_videos(clips_from_poses(poses, labels, classes, "train", "GT_train_1"), classes, videos)
+    for k, name in enumerate(classes):
+        assert len({c.meta["group"] for c in clips if c.label == k}) == videos[name]
+    train, val = split_groups_by_class(clips, 0.15, seed=0)
+    assert {c.label for c in val} == set(range(len(classes))) and 0.15 <= len(val) / len(clips) < 0.25

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,6 +260,34 @@ def split_validation(
     if not val:
         raise ValueError(f"{len(clips)} training clips are too few to hold out a validation split")
     return train, val
+
+
+def split_groups_by_class(clips: Sequence[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
+    """(train, validation) holding out whole groups (``clip.meta["group"]``, each within one class,
+    e.g. ``jhmdb.pseudo_videos``) class by class: a class's groups in a seeded order until ``fraction``
+    of its clips is held out (at least one group, never all of them). Stratified like the random part,
+    grouped like the test split."""
+    labels: dict[str, set[int]] = {}
+    for c in clips:
+        if "group" not in c.meta:
+            raise ValueError(f"holding out groups class by class needs a group per clip; clip {c.clip_id!r} has none")
+        labels.setdefault(str(c.meta["group"]), set()).add(c.label)
+    mixed = sorted(g for g, k in labels.items() if len(k) > 1)
+    if mixed:
+        raise ValueError(f"group {mixed[0]!r} holds clips of several classes; groups must lie within one class")
+    rng, held = np.random.default_rng(seed), set()
+    for label in sorted({c.label for c in clips}):
+        size = Counter(str(c.meta["group"]) for c in clips if c.label == label)
+        names, taken = sorted(size), 0
+        for i in rng.permutation(len(names))[: len(names) - 1]:
+            held.add(names[i])
+            taken += size[names[i]]
+            if taken >= fraction * sum(size.values()):
+                break
+    if not held:
+        raise ValueError(f"no class of these {len(clips)} clips has 2 or more groups to hold one out")
+    train = [c for c in clips if str(c.meta["group"]) not in held]
+    return train, [c for c in clips if str(c.meta["group"]) in held]
 
 
 def group_order(groups: Iterable[str]) -> list[str]:

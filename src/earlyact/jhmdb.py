@@ -11,11 +11,19 @@
   and refuses anything else with a clear error.
 
 Both give clips whose pose is (T, 1, 15, 2) in the JHMDB-15 joint order (``skeleton.JHMDB15``).
+
+The pickles carry no clip names, so which clips come from one source video (one actor, camera and
+scene: the official split never divides a video) is unknown; ``pseudo_videos`` stands in for it.
 """
 
 from __future__ import annotations
 
 import pickle
+import re
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +175,41 @@ def load_official(root: str | Path, split: int = 1, field: str = "pos_world") ->
         entries.append(ClipEntry(clip.clip_id, clip.label, which, name))
     streams = {"pose": {"layout": JHMDB15.name, "channels": ["x", "y"], "source": f"JHMDB joint_positions ({field})"}}
     return DatasetIndex(classes, entries, streams, name=f"jhmdb-split{split}"), clips
+
+
+def training_videos(splits: str | Path, split: int = 1) -> dict[str, int]:
+    """{class: number of distinct source videos among its training clips} in the official split
+    lists (clip ``<video>_<k>.avi`` is clip k of that video); ``splits`` their folder or ``splits.zip``."""
+    splits = Path(splits)
+    if splits.suffix == ".zip":
+        with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(splits) as z:
+            z.extractall(tmp)
+            found = sorted(Path(tmp).rglob(f"*_test_split{split}.txt"))
+            if not found:
+                raise FileNotFoundError(f"{splits}: no *_test_split{split}.txt inside")
+            return training_videos(found[0].parent, split)
+    sides = read_split_lists(splits, split)
+    videos = {(cls, re.sub(r"_\d+$", "", name)) for (cls, name), side in sides.items() if side == "train"}
+    return dict(Counter(cls for cls, _ in videos))
+
+
+def pseudo_videos(clips: list[Clip], classes: list[str], videos: dict[str, int]) -> list[Clip]:
+    """Copies of ``clips`` whose ``meta["group"]`` is a pseudo-video ("<class>:<k>"): per class,
+    average-linkage clusters of each clip's per-joint mean and standard deviation over its frames
+    (where the body stands and how far it moves, which one video's clips share), as many clusters as
+    the class has training videos (``training_videos``). A validation part of whole groups
+    (``data.split_groups_by_class``) then meets clips of videos not trained on, as the test split does;
+    a random part shares videos with the clips trained on (measured on split 1: README)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    group: dict[str, str] = {}
+    for k, name in enumerate(classes):
+        members = [c for c in clips if c.label == k]
+        if not members:
+            continue
+        poses = [np.asarray(c.pose) for c in members]  # (T, P, J, C) each
+        desc = np.stack([np.concatenate([p.mean(0).ravel(), p.std(0).ravel()]) for p in poses])
+        count = min(videos.get(name, 1), len(members))
+        cut = fcluster(linkage(desc, "average"), count, "maxclust") if len(members) > 1 else [1]
+        group |= {c.clip_id: f"{name}:{g}" for c, g in zip(members, cut, strict=True)}
+    return [replace(c, meta={**c.meta, "group": group[c.clip_id]}) if c.clip_id in group else c for c in clips]
