@@ -8,7 +8,7 @@ from earlyact.config import ContextNetConfig, TrainConfig
 from earlyact.data import Batch, pad_stack
 from earlyact.features import prefix_windows, prepared, window_dims
 from earlyact.models import WindowNet
-from earlyact.pretrain import train_window_net
+from earlyact.pretrain import prefix_ends, train_window_net
 from earlyact.skeleton import get_layout
 from earlyact.synthetic import make_dataset
 from earlyact.train import val_score
@@ -48,3 +48,15 @@ def test_speed_and_prefix_augmentation_train_the_pose_networks_of_clips_with_oth
         net, clips[::2], val, tiny_cfg.features, aug, tiny_cfg.ratios, TrainConfig(epochs=2, batch_size=8), tmp_path, 0
     )
     assert res.epochs_run == 2 and 0.0 <= res.best_score <= 1.0
+
+
+def test_prefix_ends_cover_at_least_the_share_asked_for():
+    """``context_net.prefix_min``: 0 draws any prefix end, 1 only the whole clip (DD-Net's own
+    training), 0.5 of a 40-frame clip prefixes of 20 frames or more; every allowed end is drawn."""
+    rng = np.random.default_rng(0)
+    assert set(prefix_ends(40, 2000, 0.0, rng)) == set(range(40))
+    assert set(prefix_ends(40, 200, 1.0, rng)) == {39}
+    assert set(prefix_ends(40, 2000, 0.5, rng)) == set(range(19, 40))  # frames 0..19: 20 of 40
+    assert set(prefix_ends(15, 2000, 0.1, rng)) == set(range(1, 15))  # ceil(1.5) = 2 frames at least
+    with pytest.raises(ValueError, match="prefix_min"):
+        prefix_ends(40, 4, 1.5, rng)

@@ -89,6 +89,8 @@ class ContextNetConfig:
     # of 4; models.WindowNet) instead of the causal temporal CNN
     span: int = 64  # the window net's prefix is at most the last this many frames (long streams stay O(1))
     prefixes: int = 4  # window net training: prefix ends drawn per clip and batch (all frames on validation)
+    prefix_min: float = 0.0  # window net training: prefixes cover at least this share of the clip (1: whole
+    # clips only, DD-Net's own training; 0.1: the shortest prefix the ratios read)
     duration: bool = False  # window rows also carry log(frames observed / span): how much of the action was seen
     members: int = 1  # > 1: an ensemble of this many window nets (own initialisations; models.WindowEnsemble)
 

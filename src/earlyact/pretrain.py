@@ -66,7 +66,7 @@ def train_window_net(
     window = net.cfg
 
     def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
-        draw = None if rng is None else (lambda c: rng.integers(0, c.num_frames, window.prefixes))
+        draw = None if rng is None else (lambda c: prefix_ends(c.num_frames, window.prefixes, window.prefix_min, rng))
         wins = _windows(clips, features, window, draw)  # all frames' windows without a generator
         lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
         return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
@@ -75,6 +75,15 @@ def train_window_net(
         net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed,
         "window net", sampled=True, score_fn=_window_score(net, val, features, ratios),
     )  # fmt: skip
+
+
+def prefix_ends(num_frames: int, count: int, prefix_min: float, rng: np.random.Generator) -> np.ndarray:
+    """``count`` last frames (0-based) of random training prefixes that cover at least ``prefix_min``
+    of a clip of ``num_frames`` frames (uniform over the allowed ends; ``prefix_min`` 1: the whole clip)."""
+    if not 0.0 <= prefix_min <= 1.0:
+        raise ValueError(f"context_net.prefix_min must be in [0, 1]; got {prefix_min}")
+    first = observed_frames(num_frames, prefix_min) - 1 if prefix_min > 0 else 0
+    return rng.integers(first, num_frames, count)
 
 
 def _window_score(
