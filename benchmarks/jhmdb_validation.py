@@ -144,6 +144,8 @@ def main() -> None:
         clips = similarity_groups(clips, args.groups, args.seed)
         args.out = args.out / f"groups{args.groups}"
     if args.videos:
+        if not args.context_only or args.groups:
+            ap.error("--videos goes with --context-only and without --groups (the whole method: refit_validation.py)")
         clips = pseudo_videos(clips, classes, training_videos(args.videos))
         args.out = args.out / "videos"
     if args.context_only:

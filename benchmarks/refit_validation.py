@@ -117,11 +117,13 @@ def main() -> None:
     args = ap.parse_args()
     jhmdb = args.dataset == "jhmdb"
     base = JHMDB_DEFAULTS if jhmdb else UT_DEFAULTS
+    if args.videos and not jhmdb:
+        ap.error("--videos is for jhmdb (UT-Interaction holds out whole sequences already)")
     if jhmdb:
         classes, units = jhmdb_units(args.train, args.seeds, args.videos)
     else:
         classes, units = ut_units(args.features, args.folds, args.seeds)
-    out = args.out or Path("runs") / f"refit_{args.dataset}"
+    out = args.out or Path("runs") / f"refit_{args.dataset}{'_videos' if jhmdb and args.videos else ''}"
     variants = args.variant or [("holdout", ""), ("refit", " ".join(FINAL_FIT + (JHMDB_FIT if jhmdb else [])))]
     rows, scored = [], []
     for name, overrides in variants:

@@ -155,6 +155,8 @@ def test_pseudo_videos_recover_the_videos_clips_were_cut_from():
     pairs = [(a, b) for a in truth for b in truth if a < b]
     assert all((truth[a] == truth[b]) == (group[a] == group[b]) for a, b in pairs)
     assert all(group[c].split(":")[0] == ("clap", "wave")[truth[c][0]] for c in group)
+    with pytest.raises(ValueError, match="'wave' has no training videos"):
+        pseudo_videos(clips, ["clap", "wave"], {"clap": 3})
 
 
 @pytest.mark.shared

@@ -209,7 +209,9 @@ def pseudo_videos(clips: list[Clip], classes: list[str], videos: dict[str, int])
             continue
         poses = [np.asarray(c.pose) for c in members]  # (T, P, J, C) each
         desc = np.stack([np.concatenate([p.mean(0).ravel(), p.std(0).ravel()]) for p in poses])
-        count = min(videos.get(name, 1), len(members))
+        if name not in videos:
+            raise ValueError(f"class {name!r} has no training videos in the split lists given ({sorted(videos)})")
+        count = min(videos[name], len(members))
         cut = fcluster(linkage(desc, "average"), count, "maxclust") if len(members) > 1 else [1]
         group |= {c.clip_id: f"{name}:{g}" for c, g in zip(members, cut, strict=True)}
     return [replace(c, meta={**c.meta, "group": group[c.clip_id]}) if c.clip_id in group else c for c in clips]
