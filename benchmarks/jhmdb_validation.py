@@ -48,7 +48,7 @@ from earlyact.checkpoint import load_checkpoint
 from earlyact.config import load_config
 from earlyact.data import Clip, ClipEntry, DatasetIndex, split_groups_by_class, split_validation
 from earlyact.experiment import describe_streams, predict_ratios, run_seed
-from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, training_videos
+from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, training_video_sizes
 from earlyact.streams import add_streams, context_net_predictions, fit_context_net
 
 PHASES = ("context_net", "action_net", "teachers", "lstm-ce/students", "ms-lstm/students", "kd-ms-lstm/students")
@@ -93,6 +93,21 @@ def similarity_groups(clips: list[Clip], k: int, seed: int) -> list[Clip]:
     z = (z - z.mean(0)) / (z.std(0) + 1e-9)
     _, group = kmeans2(z, k, seed=seed, minit="++")
     return [replace(c, meta={**c.meta, "group": int(g)}) for c, g in zip(clips, group, strict=True)]
+
+
+def print_video_split(clips: list[Clip], classes: list[str], sizes: dict[str, list[int]], seed: int) -> None:
+    """What the official lists say of the training file's classes (clips from a video that gave two or
+    more, the largest video) and what the seed's pseudo-video validation part holds."""
+    mine = {name: sizes[name] for name in classes}
+    shared = sum(n for per_video in mine.values() for n in per_video if n > 1)
+    total = sum(sum(per_video) for per_video in mine.values())
+    big = max(mine, key=lambda name: mine[name][0])
+    held = split_groups_by_class(clips, load_config(None, JHMDB_DEFAULTS).train.val_fraction, seed)[1]
+    print(
+        f"split lists: {shared} of {total} training clips come from a video that gave two or more; largest: "
+        f"{big}, {mine[big][0]} of {sum(mine[big])} clips. Pseudo-video validation part, seed {seed}: "
+        f"{len(held)} clips of {len(clips)}\n"
+    )
 
 
 def context_only(clips, classes, variants, out: Path, seed: int, keep: float = 1.0, by_video: bool = False) -> None:
@@ -146,7 +161,9 @@ def main() -> None:
     if args.videos:
         if not args.context_only or args.groups:
             ap.error("--videos goes with --context-only and without --groups (the whole method: refit_validation.py)")
-        clips = pseudo_videos(clips, classes, training_videos(args.videos))
+        sizes = training_video_sizes(args.videos)
+        clips = pseudo_videos(clips, classes, {cls: len(n) for cls, n in sizes.items()})
+        print_video_split(clips, classes, sizes, args.seed)
         args.out = args.out / "videos"
     if args.context_only:
         variants = args.variant or [("zeros", "context_net.padding=zeros"), ("first", "context_net.padding=first")]

@@ -123,7 +123,7 @@ def main() -> None:
         classes, units = jhmdb_units(args.train, args.seeds, args.videos)
     else:
         classes, units = ut_units(args.features, args.folds, args.seeds)
-    out = args.out or Path("runs") / f"refit_{args.dataset}{'_videos' if jhmdb and args.videos else ''}"
+    out = args.out or Path("runs") / f"refit_{args.dataset}{'_videos' if args.videos else ''}"
     variants = args.variant or [("holdout", ""), ("refit", " ".join(FINAL_FIT + (JHMDB_FIT if jhmdb else [])))]
     rows, scored = [], []
     for name, overrides in variants:

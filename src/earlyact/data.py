@@ -275,9 +275,10 @@ def split_groups_by_class(clips: Sequence[Clip], fraction: float, seed: int) -> 
     mixed = sorted(g for g, k in labels.items() if len(k) > 1)
     if mixed:
         raise ValueError(f"group {mixed[0]!r} holds clips of several classes; groups must lie within one class")
+    group = [str(c.meta["group"]) for c in clips]
     rng, held = np.random.default_rng(seed), set()
     for label in sorted({c.label for c in clips}):
-        size = Counter(str(c.meta["group"]) for c in clips if c.label == label)
+        size = Counter(g for c, g in zip(clips, group, strict=True) if c.label == label)
         names, taken = sorted(size), 0
         for i in rng.permutation(len(names))[: len(names) - 1]:
             held.add(names[i])
@@ -286,8 +287,8 @@ def split_groups_by_class(clips: Sequence[Clip], fraction: float, seed: int) -> 
                 break
     if not held:
         raise ValueError(f"no class of these {len(clips)} clips has 2 or more groups to hold one out")
-    train = [c for c in clips if str(c.meta["group"]) not in held]
-    return train, [c for c in clips if str(c.meta["group"]) in held]
+    train = [c for c, g in zip(clips, group, strict=True) if g not in held]
+    return train, [c for c, g in zip(clips, group, strict=True) if g in held]
 
 
 def group_order(groups: Iterable[str]) -> list[str]:

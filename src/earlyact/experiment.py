@@ -152,8 +152,8 @@ def held_out_validation(
     test_group = shared_group(test) if cfg.val_by_group else None
     train, val = split_validation(train_all, cfg.val_fraction, seed, cfg.val_by_group, test_group)
     ids = [c.clip_id for c in val]
-    if record.exists():
-        saved = json.loads(record.read_text())["validation"]
+    saved = _recorded_ids(record)
+    if saved is not None:
         if saved != ids:
             raise ValueError(
                 f"{record}: this run held out {len(saved)} other validation clips ({saved[:3]}...) than "
@@ -167,10 +167,12 @@ def held_out_validation(
 def recorded_validation(record: Path, train_all: Sequence[Clip]) -> list[Clip] | None:
     """The clips of ``train_all`` that ``held_out_validation`` recorded in ``record`` as held out, None
     for a run folder made before the record."""
-    if not record.exists():
-        return None
-    ids = set(json.loads(record.read_text())["validation"])
-    return [c for c in train_all if c.clip_id in ids]
+    ids = _recorded_ids(record)
+    return None if ids is None else [c for c in train_all if c.clip_id in set(ids)]
+
+
+def _recorded_ids(record: Path) -> list[str] | None:
+    return json.loads(record.read_text())["validation"] if record.exists() else None
 
 
 def teacher_train(cfg: ExperimentConfig) -> TrainConfig:

@@ -177,9 +177,9 @@ def load_official(root: str | Path, split: int = 1, field: str = "pos_world") ->
     return DatasetIndex(classes, entries, streams, name=f"jhmdb-split{split}"), clips
 
 
-def training_videos(splits: str | Path, split: int = 1) -> dict[str, int]:
-    """{class: number of distinct source videos among its training clips} in the official split
-    lists (clip ``<video>_<k>.avi`` is clip k of that video); ``splits`` their folder or ``splits.zip``."""
+def training_video_sizes(splits: str | Path, split: int = 1) -> dict[str, list[int]]:
+    """{class: training clips per source video, largest first} in the official split lists (clip
+    ``<video>_<k>.avi`` is clip k of that video); ``splits`` their folder or ``splits.zip``."""
     splits = Path(splits)
     if splits.suffix == ".zip":
         with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(splits) as z:
@@ -187,10 +187,18 @@ def training_videos(splits: str | Path, split: int = 1) -> dict[str, int]:
             found = sorted(Path(tmp).rglob(f"*_test_split{split}.txt"))
             if not found:
                 raise FileNotFoundError(f"{splits}: no *_test_split{split}.txt inside")
-            return training_videos(found[0].parent, split)
+            return training_video_sizes(found[0].parent, split)
     sides = read_split_lists(splits, split)
-    videos = {(cls, re.sub(r"_\d+$", "", name)) for (cls, name), side in sides.items() if side == "train"}
-    return dict(Counter(cls for cls, _ in videos))
+    clips = Counter((cls, re.sub(r"_\d+$", "", name)) for (cls, name), side in sides.items() if side == "train")
+    sizes: dict[str, list[int]] = {}
+    for (cls, _), n in clips.items():
+        sizes.setdefault(cls, []).append(n)
+    return {cls: sorted(n, reverse=True) for cls, n in sizes.items()}
+
+
+def training_videos(splits: str | Path, split: int = 1) -> dict[str, int]:
+    """{class: number of distinct source videos among its training clips} (``training_video_sizes``)."""
+    return {cls: len(n) for cls, n in training_video_sizes(splits, split).items()}
 
 
 def pseudo_videos(clips: list[Clip], classes: list[str], videos: dict[str, int]) -> list[Clip]:
@@ -207,10 +215,10 @@ def pseudo_videos(clips: list[Clip], classes: list[str], videos: dict[str, int])
         members = [c for c in clips if c.label == k]
         if not members:
             continue
-        poses = [np.asarray(c.pose) for c in members]  # (T, P, J, C) each
-        desc = np.stack([np.concatenate([p.mean(0).ravel(), p.std(0).ravel()]) for p in poses])
         if name not in videos:
             raise ValueError(f"class {name!r} has no training videos in the split lists given ({sorted(videos)})")
+        poses = [np.asarray(c.pose) for c in members]  # (T, P, J, C) each
+        desc = np.stack([np.concatenate([p.mean(0).ravel(), p.std(0).ravel()]) for p in poses])
         count = min(videos[name], len(members))
         cut = fcluster(linkage(desc, "average"), count, "maxclust") if len(members) > 1 else [1]
         group |= {c.clip_id: f"{name}:{g}" for c, g in zip(members, cut, strict=True)}
