@@ -64,3 +64,13 @@ def test_batch_is_mean_over_clips():
     logits, labels, lengths = _example()
     two = torch.cat([logits, logits]), torch.cat([labels, labels]), torch.cat([lengths, lengths])
     assert progressive_loss(*two).item() == pytest.approx(progressive_loss(logits, labels, lengths).item())
+
+
+def test_frame_cross_entropy_label_smoothing_by_hand():
+    # clip of 2 real frames (a third padded), 3 classes, label 2, 0.3 of the target spread over all classes
+    logits = torch.tensor([[[1.0, 0.0, 2.0], [0.5, 0.5, 0.0], [9.0, 9.0, 9.0]]])
+    eps, q = 0.3, torch.tensor([0.1, 0.1, 0.8])  # 0.3 / 3 everywhere, plus 0.7 on the label
+    expected = -(q * logits[0, :2].log_softmax(-1)).sum()
+    got = frame_cross_entropy(logits, torch.tensor([2]), torch.tensor([2]), label_smoothing=eps)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert got.item() > frame_cross_entropy(logits[:, :1], torch.tensor([2]), torch.tensor([1]), eps).item()

@@ -60,3 +60,25 @@ def test_prefix_ends_cover_at_least_the_share_asked_for():
     assert set(prefix_ends(15, 2000, 0.1, rng)) == set(range(1, 15))  # ceil(1.5) = 2 frames at least
     with pytest.raises(ValueError, match="prefix_min"):
         prefix_ends(40, 4, 1.5, rng)
+
+
+def test_window_net_label_smoothing_reaches_its_training(tmp_path, tiny_cfg):
+    """``context_net.label_smoothing`` spreads the targets: the same net trained on the same batches
+    ends less sure of its classes than with one-hot targets (whose optimum is certainty)."""
+    index, clips = make_dataset(tiny_cfg.demo)
+    layout = get_layout(tiny_cfg.features.layout)
+    windows = [prefix_windows(np.asarray(c.pose), layout, tiny_cfg.features, ContextNetConfig(window=8, span=10))
+               for c in prepared(clips, tiny_cfg.features)]  # fmt: skip
+    confidence = []
+    for smoothing in (0.0, 0.9):
+        win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, label_smoothing=smoothing)
+        torch.manual_seed(0)
+        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout), len(index.classes), win)
+        train_window_net(
+            net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
+            TrainConfig(epochs=6, batch_size=8, val_fraction=0), tmp_path / str(smoothing), 0,
+        )  # fmt: skip
+        with torch.no_grad():
+            probs = net.eval()(torch.from_numpy(np.concatenate(windows))[None])[0].softmax(-1)  # (1, R, K)
+        confidence.append(probs.max(-1).values.mean().item())
+    assert confidence[1] < confidence[0] - 0.05

@@ -92,6 +92,7 @@ class ContextNetConfig:
     prefix_min: float = 0.0  # window net training: prefixes cover at least this share of the clip (1: whole
     # clips only, DD-Net's own training; 0.1: the shortest prefix the ratios read)
     duration: bool = False  # window rows also carry log(frames observed / span): how much of the action was seen
+    label_smoothing: float = 0.0  # training targets: this share spread over all classes (0: one-hot)
     members: int = 1  # > 1: an ensemble of this many window nets (own initialisations; models.WindowEnsemble)
 
 

@@ -36,11 +36,15 @@ def progressive_loss(logits: torch.Tensor, labels: torch.Tensor, lengths: torch.
     return per_clip.mean()
 
 
-def frame_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Per-frame cross-entropy, summed over each clip's frames, mean over clips."""
+def frame_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, lengths: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Per-frame cross-entropy, summed over each clip's frames, mean over clips (``label_smoothing``:
+    that share of each target spread over all classes, as ``F.cross_entropy``)."""
     B, T, N = logits.shape
     mask = frame_mask(lengths, T)
-    nll = F.cross_entropy(logits.reshape(B * T, N), labels.repeat_interleave(T), reduction="none")
+    targets = labels.repeat_interleave(T)
+    nll = F.cross_entropy(logits.reshape(B * T, N), targets, reduction="none", label_smoothing=label_smoothing)
     return (nll.view(B, T) * mask).sum(1).mean()
 
 

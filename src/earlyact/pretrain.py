@@ -53,8 +53,9 @@ def train_context_net(
         return make_batch(with_skeleton_context(prepared(clips, features), features), ["context"])
 
     return _fit_frame_classifier(
-        net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed, "context net"
-    )
+        net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed,
+        "context net", label_smoothing=net.cfg.label_smoothing,
+    )  # fmt: skip
 
 
 def train_window_net(
@@ -74,6 +75,7 @@ def train_window_net(
     return _fit_frame_classifier(
         net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed,
         "window net", sampled=True, score_fn=_window_score(net, val, features, ratios),
+        label_smoothing=window.label_smoothing,
     )  # fmt: skip
 
 
@@ -120,7 +122,7 @@ def _fit_frame_classifier(
     net: ActionNet | ContextNet | WindowNet, logits: Callable[[Batch], torch.Tensor], encode: Encode,
     train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
     ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, desc: str, sampled: bool = False,
-    score_fn: Callable[[], float] | None = None,
+    score_fn: Callable[[], float] | None = None, label_smoothing: float = 0.0,
 ) -> FitResult:  # fmt: skip
     """A network trained alone as a per-frame classifier (cross-entropy on every frame) on clips
     augmented afresh per batch, then ``encode``d (with a generator when ``sampled``: the encoder
@@ -138,7 +140,7 @@ def _fit_frame_classifier(
         return [to_batch([train[i] for i in c], epoch_rng(gen) if aug.enabled or sampled else None) for c in idx]
 
     def loss_fn(b: Batch):
-        return frame_cross_entropy(logits(b), b.labels, b.lengths), {}
+        return frame_cross_entropy(logits(b), b.labels, b.lengths, label_smoothing), {}
 
     if score_fn is None and val:
         val_batch = to_batch(val)
