@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from earlyact.config import ModelConfig, TrainConfig
+from earlyact.config import LossConfig, ModelConfig, TrainConfig
 from earlyact.data import Clip
 from earlyact.experiment import fit_standardization
 from earlyact.methods import METHODS
@@ -219,3 +219,30 @@ def test_without_validation_clips_every_epoch_runs_and_the_last_weights_are_kept
     teacher = _model()
     res = train_teachers(teacher, _clips(), [], ["context"], [1.0], cfg, tmp_path / "t", 0)
     assert res.epochs_run == 5 and res.best_epoch == 5
+
+
+@pytest.mark.parametrize("progressive", [True, False])
+def test_loss_progressive_chooses_the_label_loss_of_teachers_and_students(tmp_path, progressive):
+    """``LossConfig.progressive`` reaches the two-stage students and the teachers: with it off both
+    train on the per-frame cross-entropy (once a setting that nothing read). Learning rate 0 and no
+    dropout: epoch 1 logs the loss of the untrained model on the one batch of all clips."""
+    from earlyact.data import make_batch
+    from earlyact.losses import frame_cross_entropy, progressive_loss
+
+    clips, still = _clips(), TrainConfig(epochs=1, batch_size=12, lr=0.0)
+    torch.manual_seed(0)
+    model = Predictor(3, 0, 2, ModelConfig(hidden1=6, hidden2=4, dropout=0.0))
+    fit_standardization(model, clips)
+    b = make_batch(clips, ["context"])
+    expected = progressive_loss if progressive else frame_cross_entropy
+    with torch.no_grad():
+        outs = model.forward_students(b.context, None), model.forward_teachers(b.context, None, b.lengths)
+        student, teacher = ([expected(o.logits, b.labels, b.lengths).item() for o in out] for out in outs)
+    loss_cfg = LossConfig(progressive=progressive)
+    train_teachers(model, clips, [], ["context"], [1.0], still, tmp_path / "t", 0, progressive=progressive)
+    train_students(model, METHODS["ms-lstm"], clips, [], ["context"], [1.0], still, loss_cfg, tmp_path / "s", 0)
+    for phase, losses in (("s", student), ("t", teacher)):
+        logged = json.loads((tmp_path / phase / "state.json").read_text())["history"][0]
+        assert [logged["lc1"], logged["lc2"]] == pytest.approx(losses, rel=1e-5)
+    with pytest.raises(ValueError, match="progressive"):  # a teacher trained on the other loss is not reused
+        train_teachers(model, clips, [], ["context"], [1.0], still, tmp_path / "t", 0, progressive=not progressive)

@@ -113,7 +113,8 @@ class LossConfig:
 
     alpha1: float = 0.01  # distillation weight of stage 1 (hidden states are per-unit in [-1, 1])
     alpha2: float = 0.01  # distillation weight of stage 2
-    progressive: bool = True  # L_C's (t/T)-weighted false-positive term; False = per-frame CE
+    progressive: bool = True  # L_C's (t/T)-weighted false-positive term for the teachers and the methods
+    # that use it (ms-lstm, kd-ms-lstm); False = per-frame CE for them too (lstm-ce: CE always)
 
 
 @dataclass

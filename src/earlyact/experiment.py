@@ -134,7 +134,7 @@ def run_seed(
         transform = make_transform(cfg, skeleton, nets)
         train_teachers(
             teacher, train, val, streams, cfg.ratios, teacher_train(cfg), out_dir / "teachers", seed,
-            transform=transform, upstream=stream_settings(cfg),
+            transform=transform, upstream=stream_settings(cfg), progressive=cfg.loss.progressive,
         )  # fmt: skip
         teacher_state = teacher.state_dict()
     preds = {}

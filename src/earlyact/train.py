@@ -112,7 +112,7 @@ def clip_digest(train: Sequence[Clip], val: Sequence[Clip]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def _stage_settings(model: Predictor, streams: Sequence[str], upstream: dict | None, **more: dict) -> dict:
+def _stage_settings(model: Predictor, streams: Sequence[str], upstream: dict | None, **more: object) -> dict:
     """What a teacher or student phase depends on: its streams, the predictor's settings
     (``fuse_context`` acts on predictions only), what made the streams (``upstream``) and ``more``."""
     trained = {k: v for k, v in to_dict(model.cfg).items() if k != "fuse_context"}
@@ -256,21 +256,23 @@ def label_loss(
 def train_teachers(
     model: Predictor, train: Sequence[Clip], val: Sequence[Clip], streams: Sequence[str],
     ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, stop_after: int | None = None,
-    transform: Transform | None = None, upstream: dict | None = None,
+    transform: Transform | None = None, upstream: dict | None = None, progressive: bool = True,
 ) -> FitResult:  # fmt: skip
-    """Train the Bi-LSTM teachers of every stage on whole clips with L_C (summed over stages).
-    ``upstream``: what the input streams depend on (``experiment.stream_settings``), checked on resume."""
+    """Train the Bi-LSTM teachers of every stage on whole clips with L_C (summed over stages; the
+    per-frame cross-entropy without ``progressive``, ``LossConfig.progressive``). ``upstream``: what
+    the input streams depend on (``experiment.stream_settings``), checked on resume."""
     assert model.teachers is not None
+    lc = label_loss(progressive)
 
     def loss_fn(b: Batch):
         outs = model.forward_teachers(*_streams(b), b.lengths)
-        losses = [progressive_loss(o.logits, b.labels, b.lengths) for o in outs]
+        losses = [lc(o.logits, b.labels, b.lengths) for o in outs]
         return sum(losses), {f"lc{i + 1}": v.item() for i, v in enumerate(losses)}
 
     score = _scorer(val, streams, ratios, lambda b: model.forward_teachers(*_streams(b), b.lengths)[-1].logits)
     params = list(model.teachers.parameters())
     batches = _batches(train, streams, cfg.batch_size, transform)
-    settings = _stage_settings(model, streams, upstream, clips=clip_digest(train, val))
+    settings = _stage_settings(model, streams, upstream, clips=clip_digest(train, val), progressive=progressive)
     return fit(model, params, batches, loss_fn, score, cfg, out_dir, seed, "teachers", stop_after, settings)
 
 
@@ -279,10 +281,12 @@ def train_students(
     ratios: Sequence[float], cfg: TrainConfig, loss_cfg: LossConfig, out_dir: Path, seed: int,
     stop_after: int | None = None, transform: Transform | None = None, upstream: dict | None = None,
 ) -> FitResult:  # fmt: skip
-    """Train the causal students; with ``method.distill`` against the frozen teachers. ``upstream``:
-    what the input streams depend on (``experiment.stream_settings``), checked on resume."""
+    """Train the causal students; with ``method.distill`` against the frozen teachers. Their label
+    loss is L_C when both ``method.progressive`` and ``loss_cfg.progressive`` say so, else the per-frame
+    cross-entropy. ``upstream``: what the input streams depend on (``experiment.stream_settings``),
+    checked on resume."""
     alphas = (loss_cfg.alpha1, loss_cfg.alpha2)
-    lc = label_loss(method.progressive)
+    lc = label_loss(method.progressive and loss_cfg.progressive)
     if model.teachers is not None:
         model.teachers.requires_grad_(False)
 
