@@ -181,3 +181,18 @@ def test_fused_prediction_runs_online_one_frame_at_a_time():
             own_t, emb_t = net(torch.from_numpy(x)[None])  # (1, 1, K), (1, 1, 128)
             logits, state = model.step(emb_t[:, 0], None, state)
             torch.testing.assert_close(fuse_logits(logits, own_t[:, 0], 0.5), full[:, t], atol=1e-5, rtol=1e-5)
+
+
+def test_smoothed_log_probs_are_the_decayed_mean_of_the_frames_seen():
+    """Row t = sum_s d^(t-s) x_s / sum_s d^(t-s) over s <= t (brute force); causal; d = 0 is the identity."""
+    from earlyact.models import smooth_log_probs
+
+    x = torch.randn(2, 7, 3).log_softmax(-1)  # (B, T, K)
+    got = smooth_log_probs(x, 0.6)
+    for t in range(7):
+        w = 0.6 ** torch.arange(t, -1, -1, dtype=x.dtype)  # d^(t-s), s = 0..t
+        torch.testing.assert_close(got[:, t], (w[None, :, None] * x[:, : t + 1]).sum(1) / w.sum())
+    torch.testing.assert_close(smooth_log_probs(x[:, :4], 0.6), got[:, :4])  # later frames change nothing
+    assert torch.equal(smooth_log_probs(x, 0.0), x)
+    with pytest.raises(ValueError, match="model.smooth"):
+        smooth_log_probs(x, 1.0)

@@ -223,7 +223,7 @@ def test_fused_prediction_is_the_weighted_product_of_students_and_context_net(tm
     assert (tmp_path / "kd-ms-lstm" / "students" / "metrics.csv").read_text() == history
 
 
-def test_mirrored_views_predict_the_class_of_highest_mean_log_probability(tmp_path, tiny_cfg):
+def test_mirrored_views_and_smoothing_predict_from_the_mean_log_probabilities(tmp_path, tiny_cfg):
     import torch
 
     from earlyact.augment import mirror_clips
@@ -231,6 +231,7 @@ def test_mirrored_views_predict_the_class_of_highest_mean_log_probability(tmp_pa
     from earlyact.data import make_batch
     from earlyact.evaluate import ratio_frames
     from earlyact.experiment import predict_ratios
+    from earlyact.models import smooth_log_probs
     from earlyact.skeleton import get_layout
     from earlyact.streams import add_streams
 
@@ -254,6 +255,13 @@ def test_mirrored_views_predict_the_class_of_highest_mean_log_probability(tmp_pa
     assert np.array_equal(
         predict_ratios(bundle.predictor, False, views[0], cfg.streams, cfg.ratios), preds["kd-ms-lstm"]
     )
+    b = make_batch(views[0], cfg.streams)  # smoothing: the decayed mean of the frames' log-probabilities
+    with torch.no_grad():
+        logits = bundle.predictor.forward_students(b.context, b.action)[-1].logits
+    smoothed = ratio_frames(smooth_log_probs(logits.log_softmax(-1), 0.7), b.lengths, cfg.ratios).argmax(-1).numpy()
+    assert not np.array_equal(smoothed, one[0])
+    got = predict_ratios(bundle.predictor, False, views[0], cfg.streams, cfg.ratios, smooth=0.7)
+    assert np.array_equal(got, smoothed)
 
 
 def test_fusion_needs_a_context_network_and_a_weight_in_0_1():

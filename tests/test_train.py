@@ -193,7 +193,7 @@ def test_resume_with_other_settings_is_refused_naming_them(tmp_path):
     with pytest.raises(ValueError, match="train.lr"):
         train_students(**again, cfg=replace(cfg, lr=1e-3), loss_cfg=LossConfig())
     fused = _model()
-    fused.cfg = replace(fused.cfg, fuse_context=0.5)  # acts on predictions only: still reused
+    fused.cfg = replace(fused.cfg, fuse_context=0.5, smooth=0.5)  # act on predictions only: still reused
     train_students(**{**again, "model": fused}, cfg=cfg, loss_cfg=LossConfig())
     # settings the saved state lacks (added to the code later) are not compared; saved ones are
     streams_a, streams_b = {"context_net": {"dropout": 0.1}}, {"context_net": {"dropout": 0.2}}

@@ -22,7 +22,7 @@ from earlyact.config import ExperimentConfig, TrainConfig, dump_yaml, to_dict
 from earlyact.data import Batch, Clip, DatasetIndex, load_dataset, make_batch, shared_group, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_frames, results_dict, write_results
 from earlyact.methods import get_method
-from earlyact.models import Predictor, fuse_logits
+from earlyact.models import Predictor, fuse_logits, smooth_log_probs
 from earlyact.storage import atomic_write_json
 from earlyact.streams import (
     StreamNets,
@@ -66,6 +66,7 @@ def predict_ratios(
     context_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
     fuse: float = 0.0,
     mirrored: Sequence[Clip] | None = None,
+    smooth: float = 0.0,
 ) -> np.ndarray:
     """(R, N) predicted classes at each ratio's last observed frame; students causally, teachers
     (offline) on the whole clip.
@@ -75,17 +76,20 @@ def predict_ratios(
     teachers are never fused. With ``mirrored`` (the same clips' left-right mirror images,
     ``augment.mirror_clips``, with their streams) the prediction is the class of highest mean
     log-probability over both views: test-time mirroring, measured by
-    ``benchmarks/fusion_validation.py --mirror`` (it lowered validation accuracy: not a default)."""
+    ``benchmarks/fusion_validation.py --mirror`` (it lowered validation accuracy: not a default).
+    ``smooth`` > 0 pools the students' log-probabilities over the frames seen (``models.smooth_log_probs``)."""
     model.eval()
     views = [clips] if mirrored is None else [clips, mirrored]
-    log_p = 0.0
+    total = 0.0
     for view in views:
         parts = []
         for s in range(0, len(view), 64):
             b = make_batch(view[s : s + 64], streams)
-            parts.append(ratio_frames(_log_probs(model, offline, b, context_head, fuse), b.lengths, ratios))
-        log_p = log_p + torch.cat(parts, dim=1)  # (R, N, K)
-    return (log_p / len(views)).argmax(-1).cpu().numpy()
+            log_p = _log_probs(model, offline, b, context_head, fuse)  # (B, T, K)
+            log_p = log_p if offline else smooth_log_probs(log_p, smooth)
+            parts.append(ratio_frames(log_p, b.lengths, ratios))
+        total = total + torch.cat(parts, dim=1)  # (R, N, K)
+    return (total / len(views)).argmax(-1).cpu().numpy()
 
 
 def _log_probs(model: Predictor, offline: bool, b: Batch, context_head, fuse: float) -> torch.Tensor:
@@ -243,7 +247,8 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
-    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, fusion_head(nets, fuse), fuse)
+    head = fusion_head(nets, fuse)
+    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, head, fuse, smooth=cfg.model.smooth)
     saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "stages": stages,
              "predictions": preds.tolist()}  # fmt: skip
     atomic_write_json(done, saved)
@@ -329,9 +334,10 @@ def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[
     streams = bundle.info["streams"]
     clips = add_streams(clips, streams, bundle.info, bundle.nets)
     clips = [replace(c, context=c.context if "context" in streams else None) for c in clips]
-    fuse = bundle.info["model"].get("fuse_context", 0.0)
+    fuse, smooth = bundle.info["model"].get("fuse_context", 0.0), bundle.info["model"].get("smooth", 0.0)
     offline = get_method(bundle.info["method"]).offline
-    return predict_ratios(bundle.predictor, offline, clips, streams, ratios, fusion_head(bundle.nets, fuse), fuse)
+    head = fusion_head(bundle.nets, fuse)
+    return predict_ratios(bundle.predictor, offline, clips, streams, ratios, head, fuse, smooth=smooth)
 
 
 def _split(root: str | Path, split: str) -> tuple[DatasetIndex, list[Clip]]:

@@ -49,6 +49,21 @@ def fuse_logits(stage: torch.Tensor, context: torch.Tensor, weight: float) -> to
     return (1.0 - weight) * stage.log_softmax(-1) + weight * context.log_softmax(-1)
 
 
+def smooth_log_probs(log_p: torch.Tensor, decay: float) -> torch.Tensor:
+    """(B, T, K) -> (B, T, K): frame t's row becomes sum_s d^(t-s) log_p[s] / sum_s d^(t-s) over
+    s <= t (``ModelConfig.smooth``). A prediction then pools the evidence of every frame seen, the
+    recent ones most, instead of trusting the last frame alone; online it is two running sums."""
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"model.smooth must be in [0, 1), not {decay}")
+    if decay == 0.0:
+        return log_p
+    num, den, out = torch.zeros_like(log_p[:, 0]), 0.0, []
+    for t in range(log_p.shape[1]):
+        num, den = decay * num + log_p[:, t], decay * den + 1.0
+        out.append(num / den)
+    return torch.stack(out, dim=1)
+
+
 @dataclass
 class StageOutput:
     hidden: torch.Tensor  # (B, T, H)
