@@ -51,6 +51,7 @@ from earlyact.config import load_config
 from earlyact.data import Clip, ClipEntry, DatasetIndex, split_groups_by_class, split_validation
 from earlyact.experiment import describe_streams, predict_ratios, run_seed
 from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, training_video_sizes
+from earlyact.models import WindowEnsemble
 from earlyact.streams import add_streams, context_net_predictions, fit_context_net
 
 PHASES = ("context_net", "action_net", "teachers", "lstm-ce/students", "ms-lstm/students", "kd-ms-lstm/students")
@@ -129,8 +130,7 @@ def context_only(clips, classes, variants, out: Path, seed: int, keep: float = 1
         folder = out / name / f"seed_{seed}" / "context_net"
         net, _ = fit_context_net(train, val, len(classes), cfg, folder, seed)
         rows.append((name, _accuracy(net, val, cfg), time.perf_counter() - start))
-        if (folder / "last.safetensors").exists() and cfg.context_net.members == 1:
-            net.load_state_dict(load_tensors(folder / "last.safetensors"))
+        if _load_last_epoch(net, folder):
             last_rows.append((name, _accuracy(net, val, cfg), 0.0))
     print_variant_table(
         f"context network alone at its best epoch on these clips, validation accuracy (%) per ratio, seed {seed}",
@@ -141,6 +141,17 @@ def context_only(clips, classes, variants, out: Path, seed: int, keep: float = 1
         f"the same at its last epoch (what a final fit keeps, nothing chosen on these clips), seed {seed}",
         cfg.ratios, last_rows,
     )  # fmt: skip
+
+
+def _load_last_epoch(net, folder: Path) -> bool:
+    """Load each window net's (an ensemble's: each member's) last-epoch weights; False if one is missing."""
+    members = net.members if isinstance(net, WindowEnsemble) else [net]
+    paths = [folder / (f"member_{i}" if i else "") / "last.safetensors" for i in range(len(members))]
+    if not all(p.exists() for p in paths):
+        return False
+    for member, path in zip(members, paths, strict=True):
+        member.load_state_dict(load_tensors(path))
+    return True
 
 
 def _accuracy(net, val: list[Clip], cfg) -> np.ndarray:

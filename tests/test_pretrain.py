@@ -82,3 +82,36 @@ def test_window_net_label_smoothing_reaches_its_training(tmp_path, tiny_cfg):
             probs = net.eval()(torch.from_numpy(np.concatenate(windows))[None])[0].softmax(-1)  # (1, R, K)
         confidence.append(probs.max(-1).values.mean().item())
     assert confidence[1] < confidence[0] - 0.05
+
+
+def test_mixup_blends_inputs_and_targets_by_one_drawn_weight():
+    """Every row is w x + (1 - w) x[perm] for one permutation and one weight, returned with the
+    partners' labels; the same generator state draws the same blend."""
+    from earlyact.pretrain import mixup
+
+    x, labels = torch.randn(6, 3, 8, 5), torch.arange(6)  # (B, R, L, D): labels name the rows
+    blend, (partners, w) = mixup(x, labels, 0.4, np.random.default_rng(0))
+    assert 0.0 < w < 1.0 and sorted(partners.tolist()) == list(range(6)) and not torch.equal(partners, labels)
+    torch.testing.assert_close(blend, w * x + (1 - w) * x[partners])
+    again, (partners2, w2) = mixup(x, labels, 0.4, np.random.default_rng(0))
+    assert w2 == w and torch.equal(partners2, partners) and torch.equal(again, blend)
+
+
+def test_window_net_mixup_reaches_its_training(tmp_path, tiny_cfg):
+    """``context_net.mixup`` changes what the window net learns from the same batches (its saved
+    settings name it), and a training run with it is deterministic."""
+    index, clips = make_dataset(tiny_cfg.demo)
+    layout = get_layout(tiny_cfg.features.layout)
+    weights = {}
+    for name, alpha in (("plain", 0.0), ("mix", 0.4), ("mix_again", 0.4)):
+        win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, mixup=alpha)
+        torch.manual_seed(0)
+        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout), len(index.classes), win)
+        train_window_net(
+            net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
+            TrainConfig(epochs=2, batch_size=8, val_fraction=0), tmp_path / name, 0,
+        )  # fmt: skip
+        weights[name] = torch.cat([p.detach().flatten() for p in net.parameters()])
+    assert not torch.allclose(weights["plain"], weights["mix"])
+    assert torch.equal(weights["mix"], weights["mix_again"])
+    assert '"mixup": 0.4' in (tmp_path / "mix" / "state.json").read_text()

@@ -93,6 +93,8 @@ class ContextNetConfig:
     # clips only, DD-Net's own training; 0.1: the shortest prefix the ratios read)
     duration: bool = False  # window rows also carry log(frames observed / span): how much of the action was seen
     label_smoothing: float = 0.0  # training targets: this share spread over all classes (0: one-hot)
+    mixup: float = 0.0  # window net training: > 0 blends each batch with itself shuffled, inputs and targets
+    # alike, the weight drawn from Beta(mixup, mixup) per batch (0: off)
     members: int = 1  # > 1: an ensemble of this many window nets (own initialisations; models.WindowEnsemble)
 
 

@@ -194,6 +194,7 @@ class Batch:
     context: torch.Tensor | None = None  # (B, T, Dc), or the window net's (B, T, L, D) windows
     action: torch.Tensor | None = None  # (B, T, Da)
     joints: torch.Tensor | None = None  # (B, T, P*J, 5) action-network input (features.action_input)
+    partner: tuple[torch.Tensor, float] | None = None  # mixup: the blended-in clips' labels (B,), own weight
 
     @property
     def mask(self) -> torch.Tensor:

@@ -70,7 +70,10 @@ def train_window_net(
         draw = None if rng is None else (lambda c: prefix_ends(c.num_frames, window.prefixes, window.prefix_min, rng))
         wins = _windows(clips, features, window, draw)  # all frames' windows without a generator
         lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
-        return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
+        if rng is None or window.mixup <= 0:
+            return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
+        x, partner = mixup(torch.from_numpy(np.stack(wins)), labels, window.mixup, rng)  # drawn rows: equal counts
+        return Batch(lengths=lengths, labels=labels, context=x, partner=partner)
 
     return _fit_frame_classifier(
         net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed,
@@ -86,6 +89,17 @@ def prefix_ends(num_frames: int, count: int, prefix_min: float, rng: np.random.G
         raise ValueError(f"context_net.prefix_min must be in [0, 1]; got {prefix_min}")
     first = observed_frames(num_frames, prefix_min) - 1 if prefix_min > 0 else 0
     return rng.integers(first, num_frames, count)
+
+
+def mixup(
+    x: torch.Tensor, labels: torch.Tensor, alpha: float, rng: np.random.Generator
+) -> tuple[torch.Tensor, tuple[torch.Tensor, float]]:
+    """Mixup (Zhang et al. 2018): x (B, ...) blended with itself in a random order, w x + (1 - w) x[perm],
+    w ~ Beta(alpha, alpha); returns the blend and (the partners' labels, w) for the loss's two targets.
+    A regulariser for a network that sees few actors: it keeps the classifier linear between clips."""
+    w = float(rng.beta(alpha, alpha))
+    perm = torch.from_numpy(rng.permutation(len(labels)))
+    return w * x + (1 - w) * x[perm], (labels[perm], w)
 
 
 def _window_score(
@@ -140,7 +154,12 @@ def _fit_frame_classifier(
         return [to_batch([train[i] for i in c], epoch_rng(gen) if aug.enabled or sampled else None) for c in idx]
 
     def loss_fn(b: Batch):
-        return frame_cross_entropy(logits(b), b.labels, b.lengths, label_smoothing), {}
+        out = logits(b)
+        loss = frame_cross_entropy(out, b.labels, b.lengths, label_smoothing)
+        if b.partner is not None:  # mixup: the blend's two targets, each by its weight
+            labels, w = b.partner
+            loss = w * loss + (1 - w) * frame_cross_entropy(out, labels, b.lengths, label_smoothing)
+        return loss, {}
 
     if score_fn is None and val:
         val_batch = to_batch(val)
