@@ -196,3 +196,18 @@ def test_smoothed_log_probs_are_the_decayed_mean_of_the_frames_seen():
     assert torch.equal(smooth_log_probs(x, 0.0), x)
     with pytest.raises(ValueError, match="model.smooth"):
         smooth_log_probs(x, 1.0)
+
+
+def test_fusing_three_experts_weights_their_log_probabilities_and_checks_the_weights():
+    from earlyact.models import fuse_logits
+
+    stage, context, action = torch.randn(3, 2, 4, 5).unbind(0)  # (B, T, K) each
+    got = fuse_logits(stage, context, 0.5, action, 0.2)
+    want = 0.3 * stage.log_softmax(-1) + 0.5 * context.log_softmax(-1) + 0.2 * action.log_softmax(-1)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(
+        fuse_logits(stage, None, 0.0, action, 0.2), 0.8 * stage.log_softmax(-1) + 0.2 * action.log_softmax(-1)
+    )
+    torch.testing.assert_close(fuse_logits(stage, context, 0.5), fuse_logits(stage, context, 0.5, action, 0.0))
+    with pytest.raises(ValueError, match="model.fuse_action"):
+        fuse_logits(stage, context, 0.5, action, 0.6)

@@ -230,8 +230,8 @@ def test_mirrored_views_and_smoothing_predict_from_the_mean_log_probabilities(tm
     from earlyact.checkpoint import load_checkpoint
     from earlyact.data import make_batch
     from earlyact.evaluate import ratio_frames
-    from earlyact.experiment import predict_ratios
-    from earlyact.models import smooth_log_probs
+    from earlyact.experiment import action_fusion_head, fusion_head, predict_ratios
+    from earlyact.models import fuse_logits, smooth_log_probs
     from earlyact.skeleton import get_layout
     from earlyact.streams import add_streams
 
@@ -262,6 +262,14 @@ def test_mirrored_views_and_smoothing_predict_from_the_mean_log_probabilities(tm
     assert not np.array_equal(smoothed, one[0])
     got = predict_ratios(bundle.predictor, False, views[0], cfg.streams, cfg.ratios, smooth=0.7)
     assert np.array_equal(got, smoothed)
+    head = bundle.nets.action.eval().temporal.head  # fusing the action network's own classifier too
+    three = fuse_logits(logits, bundle.nets.context.eval().head(b.context), 0.5, head(b.action), 0.3)
+    expected = ratio_frames(three, b.lengths, cfg.ratios).argmax(-1).numpy()
+    got = predict_ratios(
+        bundle.predictor, False, views[0], cfg.streams, cfg.ratios, fusion_head(bundle.nets, 0.5), 0.5,
+        action_head=action_fusion_head(bundle.nets, 0.3), fuse_action=0.3,
+    )  # fmt: skip
+    assert np.array_equal(got, expected)
 
 
 def test_fusion_needs_a_context_network_and_a_weight_in_0_1():

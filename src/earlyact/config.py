@@ -107,6 +107,8 @@ class ModelConfig:
     dropout: float = 0.3  # dropout on stage inputs during training (0 disables)
     fuse_context: float = 0.0  # weight w of the skeleton context network's own class log-probabilities in
     # the students' final prediction, (1 - w) log p_stage + w log p_context (0: the paper's predictor alone)
+    fuse_action: float = 0.0  # weight v of the action network's own class log-probabilities, likewise:
+    # (1 - w - v) log p_stage + w log p_context + v log p_action (0: not fused)
     smooth: float = 0.0  # decay d in [0, 1): the students predict from the mean of their (fused) class
     # log-probabilities over the frames seen, frame s weighted d^(t - s) (0: each frame's own; causal, O(1) online)
 

@@ -67,6 +67,8 @@ def predict_ratios(
     fuse: float = 0.0,
     mirrored: Sequence[Clip] | None = None,
     smooth: float = 0.0,
+    action_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    fuse_action: float = 0.0,
 ) -> np.ndarray:
     """(R, N) predicted classes at each ratio's last observed frame; students causally, teachers
     (offline) on the whole clip.
@@ -77,7 +79,8 @@ def predict_ratios(
     ``augment.mirror_clips``, with their streams) the prediction is the class of highest mean
     log-probability over both views: test-time mirroring, measured by
     ``benchmarks/fusion_validation.py --mirror`` (it lowered validation accuracy: not a default).
-    ``smooth`` > 0 pools the students' log-probabilities over the frames seen (``models.smooth_log_probs``)."""
+    ``smooth`` > 0 pools the students' log-probabilities over the frames seen (``models.smooth_log_probs``);
+    ``fuse_action`` > 0 fuses ``action_head`` (the action network's classifier on the action stream) too."""
     model.eval()
     views = [clips] if mirrored is None else [clips, mirrored]
     total = 0.0
@@ -85,19 +88,23 @@ def predict_ratios(
         parts = []
         for s in range(0, len(view), 64):
             b = make_batch(view[s : s + 64], streams)
-            log_p = _log_probs(model, offline, b, context_head, fuse)  # (B, T, K)
+            log_p = _log_probs(model, offline, b, (context_head, fuse), (action_head, fuse_action))  # (B, T, K)
             log_p = log_p if offline else smooth_log_probs(log_p, smooth)
             parts.append(ratio_frames(log_p, b.lengths, ratios))
         total = total + torch.cat(parts, dim=1)  # (R, N, K)
     return (total / len(views)).argmax(-1).cpu().numpy()
 
 
-def _log_probs(model: Predictor, offline: bool, b: Batch, context_head, fuse: float) -> torch.Tensor:
-    """(B, T, K) class log-probabilities of the last stage (students fused with ``context_head``)."""
+def _log_probs(model: Predictor, offline: bool, b: Batch, context: tuple, action: tuple) -> torch.Tensor:
+    """(B, T, K) class log-probabilities of the last stage (students fused with the (head, weight)
+    pairs ``context`` and ``action``, each reading its stream)."""
     if offline:
         return model.forward_teachers(b.context, b.action, b.lengths)[-1].logits.log_softmax(-1)
     logits = model.forward_students(b.context, b.action)[-1].logits
-    return fuse_logits(logits, context_head(b.context), fuse) if fuse > 0 else logits.log_softmax(-1)
+    (c_head, w), (a_head, v) = context, action
+    if w <= 0 and v <= 0:
+        return logits.log_softmax(-1)
+    return fuse_logits(logits, c_head(b.context) if w > 0 else None, w, a_head(b.action) if v > 0 else None, v)
 
 
 def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -107,6 +114,15 @@ def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch
     if nets.context is None:
         raise ValueError("model.fuse_context > 0 needs a skeleton context network (context_net.channels > 0)")
     return nets.context.eval().head
+
+
+def action_fusion_head(nets: StreamNets, fuse_action: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The action network's own classifier on the action stream (``ModelConfig.fuse_action``), None when not fusing."""
+    if fuse_action <= 0:
+        return None
+    if nets.action is None:
+        raise ValueError("model.fuse_action > 0 needs the action stream's network (streams with 'action')")
+    return nets.action.eval().temporal.head
 
 
 def run_seed(
@@ -247,8 +263,11 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
-    head = fusion_head(nets, fuse)
-    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, head, fuse, smooth=cfg.model.smooth)
+    head, v = fusion_head(nets, fuse), cfg.model.fuse_action
+    preds = predict_ratios(
+        model, method.offline, test, cfg.streams, cfg.ratios, head, fuse, smooth=cfg.model.smooth,
+        action_head=action_fusion_head(nets, v), fuse_action=v,
+    )  # fmt: skip
     saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "stages": stages,
              "predictions": preds.tolist()}  # fmt: skip
     atomic_write_json(done, saved)
@@ -334,10 +353,13 @@ def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[
     streams = bundle.info["streams"]
     clips = add_streams(clips, streams, bundle.info, bundle.nets)
     clips = [replace(c, context=c.context if "context" in streams else None) for c in clips]
-    fuse, smooth = bundle.info["model"].get("fuse_context", 0.0), bundle.info["model"].get("smooth", 0.0)
+    model = bundle.info["model"]
+    fuse, smooth, v = model.get("fuse_context", 0.0), model.get("smooth", 0.0), model.get("fuse_action", 0.0)
     offline = get_method(bundle.info["method"]).offline
-    head = fusion_head(bundle.nets, fuse)
-    return predict_ratios(bundle.predictor, offline, clips, streams, ratios, head, fuse, smooth=smooth)
+    return predict_ratios(
+        bundle.predictor, offline, clips, streams, ratios, fusion_head(bundle.nets, fuse), fuse, smooth=smooth,
+        action_head=action_fusion_head(bundle.nets, v), fuse_action=v,
+    )  # fmt: skip
 
 
 def _split(root: str | Path, split: str) -> tuple[DatasetIndex, list[Clip]]:

@@ -41,12 +41,22 @@ def lstm_step(x: torch.Tensor, state: State, lstm: nn.LSTM) -> State:
     return h, c
 
 
-def fuse_logits(stage: torch.Tensor, context: torch.Tensor, weight: float) -> torch.Tensor:
-    """(1 - w) log p_stage + w log p_context over the classes (last axis): a product of experts of the
-    students' last stage and the context network's own classifier (``ModelConfig.fuse_context``)."""
+def fuse_logits(
+    stage: torch.Tensor, context: torch.Tensor | None, weight: float,
+    action: torch.Tensor | None = None, action_weight: float = 0.0,
+) -> torch.Tensor:  # fmt: skip
+    """(1 - w - v) log p_stage + w log p_context + v log p_action over the classes (last axis): a
+    product of experts of the students' last stage, the context network's own classifier
+    (``ModelConfig.fuse_context`` = w) and the action network's (``ModelConfig.fuse_action`` = v)."""
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"model.fuse_context must be in [0, 1], not {weight}")
-    return (1.0 - weight) * stage.log_softmax(-1) + weight * context.log_softmax(-1)
+    if not 0.0 <= action_weight <= 1.0 - weight:
+        raise ValueError(f"model.fuse_action must be in [0, 1 - fuse_context], not {action_weight} (w = {weight})")
+    out = (1.0 - weight - action_weight) * stage.log_softmax(-1)
+    for logits, w in ((context, weight), (action, action_weight)):
+        if w > 0:
+            out = out + w * logits.log_softmax(-1)
+    return out
 
 
 def smooth_log_probs(log_p: torch.Tensor, decay: float) -> torch.Tensor:

@@ -114,8 +114,9 @@ def clip_digest(train: Sequence[Clip], val: Sequence[Clip]) -> str:
 
 def _stage_settings(model: Predictor, streams: Sequence[str], upstream: dict | None, **more: object) -> dict:
     """What a teacher or student phase depends on: its streams, the predictor's settings
-    (``fuse_context`` and ``smooth`` act on predictions only), what made the streams (``upstream``) and ``more``."""
-    trained = {k: v for k, v in to_dict(model.cfg).items() if k not in ("fuse_context", "smooth")}
+    (``fuse_context``, ``fuse_action`` and ``smooth`` act on predictions only), what made the streams
+    (``upstream``) and ``more``."""
+    trained = {k: v for k, v in to_dict(model.cfg).items() if k not in ("fuse_context", "fuse_action", "smooth")}
     return {"streams": list(streams), "model": trained, "upstream": upstream or {}, **more}
 
 
