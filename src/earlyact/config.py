@@ -113,6 +113,10 @@ class ModelConfig:
     # log-probabilities over the frames seen, frame s weighted d^(t - s) (0: each frame's own; causal, O(1) online)
 
 
+PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth")  # ModelConfig fields that act on predictions
+# alone: a trained phase does not depend on them (its settings leave them out; experiment.prediction_options)
+
+
 @dataclass
 class LossConfig:
     """Per-stage loss L = L_C + alpha * ||S - T||_F^2 (paper eqs. 1-3)."""

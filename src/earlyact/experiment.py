@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
-from earlyact.config import ExperimentConfig, TrainConfig, dump_yaml, to_dict
+from earlyact.config import PREDICTION_ONLY, ExperimentConfig, ModelConfig, TrainConfig, dump_yaml, to_dict
 from earlyact.data import Batch, Clip, DatasetIndex, load_dataset, make_batch, shared_group, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_frames, results_dict, write_results
 from earlyact.methods import get_method
@@ -123,6 +123,14 @@ def action_fusion_head(nets: StreamNets, fuse_action: float) -> Callable[[torch.
     if nets.action is None:
         raise ValueError("model.fuse_action > 0 needs the action stream's network (streams with 'action')")
     return nets.action.eval().temporal.head
+
+
+def prediction_options(nets: StreamNets, model: ModelConfig) -> dict[str, Any]:
+    """``predict_ratios``' keyword arguments for the prediction-only settings of ``model``
+    (``config.PREDICTION_ONLY``: the fusion heads and weights, the smoothing)."""
+    w, v = model.fuse_context, model.fuse_action
+    return {"context_head": fusion_head(nets, w), "fuse": w, "smooth": model.smooth,
+            "action_head": action_fusion_head(nets, v), "fuse_action": v}  # fmt: skip
 
 
 def run_seed(
@@ -263,11 +271,7 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
-    head, v = fusion_head(nets, fuse), cfg.model.fuse_action
-    preds = predict_ratios(
-        model, method.offline, test, cfg.streams, cfg.ratios, head, fuse, smooth=cfg.model.smooth,
-        action_head=action_fusion_head(nets, v), fuse_action=v,
-    )  # fmt: skip
+    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, **prediction_options(nets, cfg.model))
     saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "stages": stages,
              "predictions": preds.tolist()}  # fmt: skip
     atomic_write_json(done, saved)
@@ -353,13 +357,11 @@ def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[
     streams = bundle.info["streams"]
     clips = add_streams(clips, streams, bundle.info, bundle.nets)
     clips = [replace(c, context=c.context if "context" in streams else None) for c in clips]
-    model = bundle.info["model"]
-    fuse, smooth, v = model.get("fuse_context", 0.0), model.get("smooth", 0.0), model.get("fuse_action", 0.0)
+    saved = bundle.info["model"]  # a setting the checkpoint predates is its default
+    model_cfg = ModelConfig(**{k: saved[k] for k in PREDICTION_ONLY if k in saved})
     offline = get_method(bundle.info["method"]).offline
-    return predict_ratios(
-        bundle.predictor, offline, clips, streams, ratios, fusion_head(bundle.nets, fuse), fuse, smooth=smooth,
-        action_head=action_fusion_head(bundle.nets, v), fuse_action=v,
-    )  # fmt: skip
+    options = prediction_options(bundle.nets, model_cfg)
+    return predict_ratios(bundle.predictor, offline, clips, streams, ratios, **options)
 
 
 def _split(root: str | Path, split: str) -> tuple[DatasetIndex, list[Clip]]:

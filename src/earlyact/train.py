@@ -32,7 +32,7 @@ from earlyact.checkpoint import (
     optimizer_to_tensors,
     save_tensors,
 )
-from earlyact.config import LossConfig, TrainConfig, to_dict
+from earlyact.config import PREDICTION_ONLY, LossConfig, TrainConfig, to_dict
 from earlyact.data import Batch, Clip, batch_indices, make_batch
 from earlyact.evaluate import ratio_accuracy
 from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
@@ -114,9 +114,9 @@ def clip_digest(train: Sequence[Clip], val: Sequence[Clip]) -> str:
 
 def _stage_settings(model: Predictor, streams: Sequence[str], upstream: dict | None, **more: object) -> dict:
     """What a teacher or student phase depends on: its streams, the predictor's settings
-    (``fuse_context``, ``fuse_action`` and ``smooth`` act on predictions only), what made the streams
+    (less ``config.PREDICTION_ONLY``: fusion and smoothing act on predictions only), what made the streams
     (``upstream``) and ``more``."""
-    trained = {k: v for k, v in to_dict(model.cfg).items() if k not in ("fuse_context", "fuse_action", "smooth")}
+    trained = {k: v for k, v in to_dict(model.cfg).items() if k not in PREDICTION_ONLY}
     return {"streams": list(streams), "model": trained, "upstream": upstream or {}, **more}
 
 
