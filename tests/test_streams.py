@@ -272,6 +272,87 @@ def test_mirrored_views_and_smoothing_predict_from_the_mean_log_probabilities(tm
     assert np.array_equal(got, expected)
 
 
+def test_mirroring_the_experts_averages_their_log_probabilities_over_both_views(tmp_path, tiny_cfg, monkeypatch):
+    """``model.mirror="experts"``: the stages read the clip, the fused classifiers both views (mean
+    log-probabilities); "all" averages the fused prediction of each view; the teacher reads one view."""
+    from dataclasses import replace
+
+    import torch
+
+    from earlyact import experiment
+    from earlyact.augment import mirror_clips
+    from earlyact.checkpoint import load_checkpoint
+    from earlyact.data import make_batch
+    from earlyact.evaluate import ratio_frames, ratio_predictions
+    from earlyact.models import fuse_logits
+    from earlyact.skeleton import get_layout
+    from earlyact.streams import add_streams
+
+    calls = []
+    original = experiment.predict_ratios
+    monkeypatch.setattr(experiment, "predict_ratios", lambda *a, **k: calls.append(k) or original(*a, **k))
+    model = replace(tiny_cfg.model, fuse_context=0.5, fuse_action=0.2, mirror="experts")
+    cfg, _, _, test, preds = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm", "teacher"], model=model)
+    bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
+    views = [
+        add_streams(x, cfg.streams, bundle.info, bundle.nets) for x in (test, mirror_clips(test, get_layout("coco18")))
+    ]
+    given = calls[0]["mirrored"]  # the run computed the mirror images' streams with the frozen networks
+    assert calls[0]["mirror"] == "experts" and np.allclose(given[0].context, views[1][0].context)
+    assert np.allclose(given[0].action, views[1][0].action)
+
+    def predicted(c_head, a_head, mirror, second):  # by hand: fused as model.mirror says, (R, N) classes
+        batches = [make_batch(view, cfg.streams) for view in (views[0], second)]
+        with torch.no_grad():
+            stages = [bundle.predictor.eval().forward_students(b.context, b.action)[-1].logits for b in batches]
+            ctx = [c_head(b.context).log_softmax(-1) for b in batches]  # (B, T, K) per view
+            act = [a_head(b.action).log_softmax(-1) for b in batches]
+        if mirror == "all":
+            both = [fuse_logits(stages[i], ctx[i], 0.5, act[i], 0.2) for i in (0, 1)]
+            log_p = (both[0] + both[1]) / 2
+        else:
+            read = (0,) if mirror == "none" else (0, 1)
+            c, a = (sum(x[i] for i in read) / len(read) for x in (ctx, act))
+            log_p = fuse_logits(stages[0], c, 0.5, a, 0.2)
+        return ratio_frames(log_p, batches[0].lengths, cfg.ratios).argmax(-1).numpy()
+
+    c_head, a_head = bundle.nets.context.eval().head, bundle.nets.action.eval().temporal.head
+    assert np.array_equal(preds["kd-ms-lstm"], predicted(c_head, a_head, "experts", views[1]))
+    assert np.array_equal(experiment.evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])  # saved
+    # the averaging itself, on a second view far enough from the first (the tiny networks' mirror
+    # images hardly differ) for the heads to disagree
+    rng = np.random.default_rng(0)
+    noisy = lambda x: x + rng.normal(0, 0.3, x.shape).astype(np.float32)  # noqa: E731
+    second = [replace(c, context=noisy(c.context), action=noisy(c.action)) for c in views[0]]
+    for mirror in ("experts", "all"):
+        expected = predicted(c_head, a_head, mirror, second)
+        assert not np.array_equal(expected, predicted(c_head, a_head, "none", second))  # the second view counts
+        got = original(bundle.predictor, False, views[0], cfg.streams, cfg.ratios, c_head, 0.5, second,
+                       action_head=a_head, fuse_action=0.2, mirror=mirror)  # fmt: skip
+        assert np.array_equal(got, expected)
+    teacher = load_checkpoint(tmp_path / "teacher" / "checkpoint")
+    b = make_batch(views[0], cfg.streams)
+    with torch.no_grad():
+        offline = teacher.predictor.eval().forward_teachers(b.context, b.action, b.lengths)[-1].logits
+    assert np.array_equal(preds["teacher"], ratio_predictions(offline, b.lengths, cfg.ratios))  # one view
+    with pytest.raises(ValueError, match="model.mirror must be"):
+        original(bundle.predictor, False, views[0], cfg.streams, cfg.ratios, mirror="both")
+
+
+def test_mirroring_needs_pose_derived_streams(tiny_cfg):
+    from dataclasses import replace
+
+    from earlyact.experiment import mirrored_views
+    from earlyact.models import StreamNets
+    from earlyact.synthetic import make_dataset
+
+    _, clips = make_dataset(tiny_cfg.demo)  # context read from files, not from the pose
+    cfg = replace(tiny_cfg, model=replace(tiny_cfg.model, mirror="experts"))
+    with pytest.raises(ValueError, match="model.mirror needs pose-derived streams"):
+        mirrored_views(clips[:2], ["context", "action"], False, cfg, StreamNets())
+    assert mirrored_views(clips[:2], ["context", "action"], False, tiny_cfg, StreamNets()) is None  # "none"
+
+
 def test_fusion_needs_a_context_network_and_a_weight_in_0_1():
     import torch
 

@@ -111,9 +111,11 @@ class ModelConfig:
     # (1 - w - v) log p_stage + w log p_context + v log p_action (0: not fused)
     smooth: float = 0.0  # decay d in [0, 1): the students predict from the mean of their (fused) class
     # log-probabilities over the frames seen, frame s weighted d^(t - s) (0: each frame's own; causal, O(1) online)
+    mirror: str = "none"  # test-time mirroring of the students: "none"; "experts" (the fused classifiers'
+    # log-probabilities averaged over the clip and its left-right mirror image); "all" (the stages' too)
 
 
-PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth")  # ModelConfig fields that act on predictions
+PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror")  # ModelConfig fields that act on predictions
 # alone: a trained phase does not depend on them (its settings leave them out; experiment.prediction_options)
 
 

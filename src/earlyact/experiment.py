@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from earlyact.augment import mirror_clips
 from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
 from earlyact.config import PREDICTION_ONLY, ExperimentConfig, ModelConfig, TrainConfig, dump_yaml, to_dict
 from earlyact.data import Batch, Clip, DatasetIndex, load_dataset, make_batch, shared_group, split_validation
 from earlyact.evaluate import confusion_matrix, ratio_frames, results_dict, write_results
 from earlyact.methods import get_method
 from earlyact.models import Predictor, fuse_logits, smooth_log_probs
+from earlyact.skeleton import get_layout
 from earlyact.storage import atomic_write_json
 from earlyact.streams import (
     StreamNets,
@@ -69,6 +71,7 @@ def predict_ratios(
     smooth: float = 0.0,
     action_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
     fuse_action: float = 0.0,
+    mirror: str = "all",
 ) -> np.ndarray:
     """(R, N) predicted classes at each ratio's last observed frame; students causally, teachers
     (offline) on the whole clip.
@@ -76,35 +79,48 @@ def predict_ratios(
     With ``fuse`` > 0 the students' last stage is fused with ``context_head`` (the skeleton context
     network's classifier) reading the clips' context stream (``models.fuse_logits``); the offline
     teachers are never fused. With ``mirrored`` (the same clips' left-right mirror images,
-    ``augment.mirror_clips``, with their streams) the prediction is the class of highest mean
-    log-probability over both views: test-time mirroring, measured by
-    ``benchmarks/fusion_validation.py --mirror`` (it lowered validation accuracy: not a default).
+    ``augment.mirror_clips``, with their streams) the students read both views (``ModelConfig.mirror``):
+    ``mirror="all"`` predicts the class of highest mean log-probability over the views, ``"experts"``
+    averages only the fused classifiers' log-probabilities over them; the teachers read one view.
     ``smooth`` > 0 pools the students' log-probabilities over the frames seen (``models.smooth_log_probs``);
     ``fuse_action`` > 0 fuses ``action_head`` (the action network's classifier on the action stream) too."""
+    if mirror not in ("none", "experts", "all"):
+        raise ValueError(f"model.mirror must be 'none', 'experts' or 'all', not {mirror!r}")
     model.eval()
-    views = [clips] if mirrored is None else [clips, mirrored]
+    mirrored = None if offline or mirror == "none" else mirrored
+    views = [clips, mirrored] if mirrored is not None and mirror == "all" else [clips]
     total = 0.0
     for view in views:
         parts = []
         for s in range(0, len(view), 64):
             b = make_batch(view[s : s + 64], streams)
-            log_p = _log_probs(model, offline, b, (context_head, fuse), (action_head, fuse_action))  # (B, T, K)
+            other = make_batch(mirrored[s : s + 64], streams) if len(views) == 1 and mirrored is not None else None
+            log_p = _log_probs(model, offline, b, (context_head, fuse), (action_head, fuse_action), other)  # (B, T, K)
             log_p = log_p if offline else smooth_log_probs(log_p, smooth)
             parts.append(ratio_frames(log_p, b.lengths, ratios))
         total = total + torch.cat(parts, dim=1)  # (R, N, K)
     return (total / len(views)).argmax(-1).cpu().numpy()
 
 
-def _log_probs(model: Predictor, offline: bool, b: Batch, context: tuple, action: tuple) -> torch.Tensor:
+def _log_probs(
+    model: Predictor, offline: bool, b: Batch, context: tuple, action: tuple, mirrored: Batch | None = None
+) -> torch.Tensor:
     """(B, T, K) class log-probabilities of the last stage (students fused with the (head, weight)
-    pairs ``context`` and ``action``, each reading its stream)."""
+    pairs ``context`` and ``action``, each reading its stream, and with ``mirrored`` the mean of its
+    log-probabilities over both views)."""
     if offline:
         return model.forward_teachers(b.context, b.action, b.lengths)[-1].logits.log_softmax(-1)
     logits = model.forward_students(b.context, b.action)[-1].logits
     (c_head, w), (a_head, v) = context, action
     if w <= 0 and v <= 0:
         return logits.log_softmax(-1)
-    return fuse_logits(logits, c_head(b.context) if w > 0 else None, w, a_head(b.action) if v > 0 else None, v)
+
+    def expert(head: Callable[[torch.Tensor], torch.Tensor], stream: str) -> torch.Tensor:
+        out = head(getattr(b, stream)).log_softmax(-1)  # (B, T, K)
+        return out if mirrored is None else (out + head(getattr(mirrored, stream)).log_softmax(-1)) / 2
+
+    return fuse_logits(logits, expert(c_head, "context") if w > 0 else None, w,
+                       expert(a_head, "action") if v > 0 else None, v)  # fmt: skip
 
 
 def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -127,10 +143,11 @@ def action_fusion_head(nets: StreamNets, fuse_action: float) -> Callable[[torch.
 
 def prediction_options(nets: StreamNets, model: ModelConfig) -> dict[str, Any]:
     """``predict_ratios``' keyword arguments for the prediction-only settings of ``model``
-    (``config.PREDICTION_ONLY``: the fusion heads and weights, the smoothing)."""
+    (``config.PREDICTION_ONLY``: the fusion heads and weights, the smoothing, the mirroring; the
+    mirrored clips themselves are the caller's, ``mirrored_views``)."""
     w, v = model.fuse_context, model.fuse_action
     return {"context_head": fusion_head(nets, w), "fuse": w, "smooth": model.smooth,
-            "action_head": action_fusion_head(nets, v), "fuse_action": v}  # fmt: skip
+            "action_head": action_fusion_head(nets, v), "fuse_action": v, "mirror": model.mirror}  # fmt: skip
 
 
 def run_seed(
@@ -144,6 +161,7 @@ def run_seed(
     nets, descs = _fit_stream_nets(train, val, len(classes), cfg, out_dir, seed, skeleton)
     train = pose_streams(train, streams, skeleton, cfg.features, nets, training=True)
     val, test = (pose_streams(x, streams, skeleton, cfg.features, nets) for x in (val, test))
+    mirrored = mirrored_views(test, streams, skeleton, cfg, nets)
     dims = {s: (getattr(train[0], s).shape[1] if s in streams else 0) for s in ("context", "action")}
     info = {
         "classes": list(classes),
@@ -167,7 +185,9 @@ def run_seed(
         teacher_state = teacher.state_dict()
     preds = {}
     for name in cfg.methods:
-        preds[name] = _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed)
+        preds[name] = _run_method(
+            name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed, mirrored
+        )
     return preds
 
 
@@ -237,7 +257,23 @@ def _fit_stream_nets(
     return nets, descs
 
 
-def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, out: Path, seed) -> np.ndarray:
+def mirrored_views(
+    clips: Sequence[Clip], streams: Sequence[str], skeleton: bool, cfg: ExperimentConfig, nets: StreamNets
+) -> list[Clip] | None:
+    """The clips' left-right mirror images with their streams recomputed, for ``model.mirror`` (None
+    when it is "none"). Only pose-derived streams can be mirrored: a context stream read from files
+    (CNN features of the frames) cannot."""
+    if cfg.model.mirror == "none" or not clips:
+        return None
+    if "context" in streams and not skeleton:
+        raise ValueError("model.mirror needs pose-derived streams; this context stream is read from feature files")
+    flipped = mirror_clips(clips, get_layout(cfg.features.layout))
+    return pose_streams(flipped, streams, skeleton, cfg.features, nets)
+
+
+def _run_method(
+    name, train, val, test, dims, teacher_state, info, nets, cfg, out: Path, seed, mirrored=None
+) -> np.ndarray:
     done = out / "predictions.json"
     fuse = cfg.model.fuse_context
     upstream = stream_settings(cfg)
@@ -271,7 +307,8 @@ def _run_method(name, train, val, test, dims, teacher_state, info, nets, cfg, ou
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
-    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, **prediction_options(nets, cfg.model))
+    options = prediction_options(nets, cfg.model)
+    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, mirrored=mirrored, **options)
     saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "stages": stages,
              "predictions": preds.tolist()}  # fmt: skip
     atomic_write_json(done, saved)
@@ -355,13 +392,17 @@ def _context_network(cfg: ExperimentConfig) -> str | None:
 def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:
     """(R, N) predictions of a saved model on clips that hold at least the pose stream."""
     streams = bundle.info["streams"]
-    clips = add_streams(clips, streams, bundle.info, bundle.nets)
-    clips = [replace(c, context=c.context if "context" in streams else None) for c in clips]
     saved = bundle.info["model"]  # a setting the checkpoint predates is its default
     model_cfg = ModelConfig(**{k: saved[k] for k in PREDICTION_ONLY if k in saved})
+    views = [clips]
+    if model_cfg.mirror != "none":  # model.mirror: the clips' mirror images too
+        views.append(mirror_clips(clips, get_layout(bundle.info["features"]["layout"])))
+    views = [add_streams(v, streams, bundle.info, bundle.nets) for v in views]
+    views = [[replace(c, context=c.context if "context" in streams else None) for c in v] for v in views]
     offline = get_method(bundle.info["method"]).offline
     options = prediction_options(bundle.nets, model_cfg)
-    return predict_ratios(bundle.predictor, offline, clips, streams, ratios, **options)
+    mirrored = views[1] if len(views) > 1 else None
+    return predict_ratios(bundle.predictor, offline, views[0], streams, ratios, mirrored=mirrored, **options)
 
 
 def _split(root: str | Path, split: str) -> tuple[DatasetIndex, list[Clip]]:
