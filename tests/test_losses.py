@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
+from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss, soft_distillation_loss
 
 
 def _example():
@@ -74,3 +74,19 @@ def test_frame_cross_entropy_label_smoothing_by_hand():
     got = frame_cross_entropy(logits, torch.tensor([2]), torch.tensor([2]), label_smoothing=eps)
     assert got.item() == pytest.approx(expected.item(), rel=1e-6)
     assert got.item() > frame_cross_entropy(logits[:, :1], torch.tensor([2]), torch.tensor([1]), eps).item()
+
+
+def test_soft_distillation_is_tempered_kl_over_real_frames_by_hand():
+    t = torch.tensor([[[2.0, 0.0], [0.0, 0.0], [5.0, -5.0]]])  # teacher logits; frame 3 is padding below
+    s = torch.tensor([[[0.0, 0.0], [0.0, 0.0], [-5.0, 5.0]]])
+    tau = 2.0
+    p = 1 / (1 + math.exp(-2.0 / tau))  # frame 1: teacher (p, 1 - p) against the student's (0.5, 0.5)
+    kl = p * math.log(p / 0.5) + (1 - p) * math.log((1 - p) / 0.5)  # frame 2: equal, 0
+    assert soft_distillation_loss(s, t, torch.tensor([2]), tau).item() == pytest.approx(tau**2 * kl, rel=1e-5)
+    assert soft_distillation_loss(t, t, torch.tensor([3]), tau).item() == pytest.approx(0.0, abs=1e-6)
+    s.requires_grad_(True)
+    t.requires_grad_(True)
+    soft_distillation_loss(s, t, torch.tensor([3]), tau).backward()
+    assert t.grad is None and s.grad is not None and s.grad[0, 2].abs().sum() > 0  # the teacher stays frozen
+    with pytest.raises(ValueError, match="temperature"):
+        soft_distillation_loss(s, t, torch.tensor([3]), 0.0)

@@ -105,7 +105,27 @@ def test_students_learn_and_teachers_stay_frozen(tmp_path):
         assert torch.equal(v, before[k])
     log = (tmp_path / "s" / "metrics.csv").read_text().splitlines()[0]
     assert "kd1" in log and "kd2" in log  # the distillation term was computed and logged
+    assert "soft1" not in log  # loss.soft = 0: the paper's hidden-state term alone
     assert list((tmp_path / "s" / "tensorboard").iterdir())
+
+
+def test_soft_distillation_reaches_the_students_loss(tmp_path):
+    """``loss.soft``: the students' logged loss gains the teachers' tempered KL per stage, and what
+    they learn changes."""
+    clips, val = _clips(24), _clips(8, seed=1)
+    model = _model()
+    train_teachers(model, clips, val, ["context"], [1.0], CFG, tmp_path / "t", 0)
+    teachers = model.state_dict()
+    states = {}
+    for soft in (0.0, 1.0):
+        model.load_state_dict(teachers)
+        loss, out = LossConfig(alpha1=0.1, alpha2=0.1, soft=soft), tmp_path / f"s{soft}"
+        train_students(model, METHODS["kd-ms-lstm"], clips, val, ["context"], [1.0], CFG, loss, out, 0)
+        states[soft] = {k: v.clone() for k, v in model.students.state_dict().items()}
+    log = (tmp_path / "s1.0" / "metrics.csv").read_text().splitlines()
+    header, first = log[0].split(","), log[1].split(",")
+    assert "soft1" in header and "soft2" in header and float(first[header.index("soft1")]) > 0
+    assert any(not torch.equal(states[0.0][k], states[1.0][k]) for k in states[0.0])
 
 
 def test_early_stopping_keeps_best(tmp_path):

@@ -127,6 +127,9 @@ class LossConfig:
     alpha2: float = 0.01  # distillation weight of stage 2
     progressive: bool = True  # L_C's (t/T)-weighted false-positive term for the teachers and the methods
     # that use it (ms-lstm, kd-ms-lstm); False = per-frame CE for them too (lstm-ce: CE always)
+    soft: float = 0.0  # > 0: distilled students also learn the teachers' per-frame class distributions,
+    # soft * tau^2 KL(p_teacher || p_student) at temperature tau, each stage (0: the paper's hidden-state term alone)
+    temperature: float = 2.0  # tau of that term
 
 
 @dataclass

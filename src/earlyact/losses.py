@@ -56,3 +56,20 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, lengths: tor
     mask = frame_mask(lengths, student.shape[1])
     sq = ((student - teacher.detach()) ** 2).sum(-1)  # (B, T)
     return (sq * mask).sum(1).mean()
+
+
+def soft_distillation_loss(
+    student: torch.Tensor, teacher: torch.Tensor, lengths: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """tau^2 KL(softmax(teacher / tau) || softmax(student / tau)) summed over each clip's real frames,
+    mean over clips (Hinton et al. 2015): the student at frame t learns the whole-clip teacher's class
+    distribution, how much each wrong class resembles the clip too, not only the one-hot label.
+
+    student, teacher (B, T, N) logits; the teacher is detached."""
+    if temperature <= 0:
+        raise ValueError(f"loss.temperature must be > 0, not {temperature}")
+    mask = frame_mask(lengths, student.shape[1])
+    log_s = F.log_softmax(student / temperature, dim=-1)
+    log_t = F.log_softmax(teacher.detach() / temperature, dim=-1)
+    kl = (log_t.exp() * (log_t - log_s)).sum(-1)  # (B, T)
+    return temperature**2 * (kl * mask).sum(1).mean()

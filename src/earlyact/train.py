@@ -35,7 +35,7 @@ from earlyact.checkpoint import (
 from earlyact.config import PREDICTION_ONLY, LossConfig, TrainConfig, to_dict
 from earlyact.data import Batch, Clip, batch_indices, make_batch
 from earlyact.evaluate import ratio_accuracy
-from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss
+from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss, soft_distillation_loss
 from earlyact.methods import Method
 from earlyact.models import Predictor
 from earlyact.storage import atomic_write_json, atomic_write_text
@@ -306,6 +306,10 @@ def train_students(
                 kd = distillation_loss(o.hidden, teach[i].hidden, b.lengths)
                 parts[f"kd{i + 1}"] = kd.item()
                 term = term + alphas[i] * kd
+            if teach is not None and loss_cfg.soft > 0:
+                soft = soft_distillation_loss(o.logits, teach[i].logits, b.lengths, loss_cfg.temperature)
+                parts[f"soft{i + 1}"] = soft.item()
+                term = term + loss_cfg.soft * soft
             total = total + term
         return total, parts
 
