@@ -117,11 +117,11 @@ def test_long_motion_is_the_displacement_over_k_frames():
     np.testing.assert_allclose(motion[:, :, 1], 0)
 
 
-def _windows(pose, length=8, span=64, rows=None, duration=False):
+def _windows(pose, length=8, span=64, rows=None, duration=False, positions=False):
     from earlyact.config import ContextNetConfig
     from earlyact.features import prefix_windows
 
-    window = ContextNetConfig(window=length, span=span, duration=duration)
+    window = ContextNetConfig(window=length, span=span, duration=duration, positions=positions)
     return prefix_windows(pose, COCO18, FeatureConfig(), window, rows)
 
 
@@ -161,6 +161,25 @@ def test_prefix_windows_duration_channel_says_how_much_was_seen():
     seen = np.minimum(np.arange(12) + 1, 4)  # frames in each row's prefix, at most the span
     np.testing.assert_allclose(w[..., 0], np.log(seen / 4)[:, None] * np.ones(8), atol=1e-6)
     np.testing.assert_allclose(w[..., 1:], _windows(pose, span=4), atol=1e-6)  # the rest unchanged
+
+
+def test_prefix_windows_position_channels_are_the_root_centred_joints_after_the_distances():
+    from earlyact.features import window_dims
+
+    pose = _pose(T=12)
+    w = _windows(pose, span=4, positions=True)
+    dist, motion = window_dims(2, COCO18, positions=True)
+    assert (dist, motion) == (2 * 153 + 2 * 36, 2 * 36) and w.shape[-1] == dist + motion
+    plain = _windows(pose, span=4)
+    np.testing.assert_allclose(w[..., :306], plain[..., :306], atol=1e-6)  # distances, then positions,
+    np.testing.assert_allclose(w[..., dist:], plain[..., 306:], atol=1e-6)  # then the motion as before
+    xy, _ = normalize(pose, COCO18)
+    pos = w[..., 306:dist]  # (T, L, P*J*2)
+    np.testing.assert_allclose(pos[9, 0], xy[6].reshape(-1), atol=1e-5)  # window of frames 6..9: first,
+    np.testing.assert_allclose(pos[9, -1], xy[9].reshape(-1), atol=1e-5)  # last window frame
+    later = pose.copy()
+    later[6:] += 50.0
+    np.testing.assert_allclose(_windows(later, span=4, positions=True)[:6], w[:6], atol=1e-5)  # causal
 
 
 def test_prefix_windows_missing_person_gives_zeros_not_nan():

@@ -92,6 +92,8 @@ class ContextNetConfig:
     prefix_min: float = 0.0  # window net training: prefixes cover at least this share of the clip (1: whole
     # clips only, DD-Net's own training; 0.1: the shortest prefix the ratios read)
     duration: bool = False  # window rows also carry log(frames observed / span): how much of the action was seen
+    positions: bool = False  # window rows also carry each joint's root-centred, body-scaled coordinates
+    # (DD-Net reads distances and motion only: blind to which way the body faces or points)
     label_smoothing: float = 0.0  # training targets: this share spread over all classes (0: one-hot)
     mixup: float = 0.0  # window net training: > 0 blends each batch with itself shuffled, inputs and targets
     # alike, the weight drawn from Beta(mixup, mixup) per batch (0: off)

@@ -153,7 +153,9 @@ def prefix_windows(
     Missing -> 0. Row t depends on frames <= t only, and costs O(length), not O(t), online.
     ``rows`` (frame indices) computes only those rows: (len(rows), L, D). With ``window.duration`` each
     row starts with one more channel, log(frames in the window's prefix / span): resampling hides
-    whether a window holds a whole action or its first frames, and this says how much was seen."""
+    whether a window holds a whole action or its first frames, and this says how much was seen.
+    With ``window.positions`` the distances are followed by each joint's root-centred coordinates
+    (DD-Net's distances say nothing of which way the body faces or points)."""
     length, span = window.window, window.span
     xy, centre = normalize(pose, layout, cfg.min_confidence)
     q = xy + centre[:, None, None, :]  # (T, P, J, 2): scaled coordinates, global motion kept
@@ -173,14 +175,19 @@ def prefix_windows(
     motion[:, :-1] = win[:, 1:] - win[:, :-1]
     n = len(ends)
     parts = [jcd.reshape(n, length, -1), motion.reshape(n, length, -1)]
+    if window.positions:  # each joint's root-centred coordinates, in body sizes, at the window frames
+        pos = xy[lo] * (1 - w) + xy[np.minimum(lo + 1, T - 1)] * w  # (T, L, P, J, 2)
+        parts.insert(1, pos.reshape(n, length, -1))
     if window.duration:
         parts.insert(0, np.broadcast_to(np.log((ends - starts) / span)[:, None, None], (n, length, 1)))
     out = np.concatenate(parts, axis=-1)
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-def window_dims(num_persons: int, layout: JointLayout, duration: bool = False) -> tuple[int, int]:
-    """(distance channels (with the duration channel, when there is one), motion channels) of
-    ``prefix_windows`` rows."""
+def window_dims(
+    num_persons: int, layout: JointLayout, duration: bool = False, positions: bool = False
+) -> tuple[int, int]:
+    """(distance channels (with the duration and position channels, when there are some), motion
+    channels) of ``prefix_windows`` rows."""
     J = layout.num_joints
-    return num_persons * J * (J - 1) // 2 + int(duration), num_persons * J * 2
+    return num_persons * J * (J - 1) // 2 + int(duration) + positions * num_persons * J * 2, num_persons * J * 2
