@@ -26,8 +26,9 @@ from earlyact.augment import mirror_clips
 from earlyact.checkpoint import load_checkpoint
 from earlyact.config import load_config
 from earlyact.data import Clip, load_dataset, split_validation
-from earlyact.experiment import fusion_head, predict_ratios, recorded_validation
+from earlyact.experiment import recorded_validation
 from earlyact.jhmdb import clips_from_poses, load_gt_pickles, read_gt_pickle
+from earlyact.predict import fusion_head, predict_ratios
 from earlyact.skeleton import get_layout
 from earlyact.streams import add_streams
 

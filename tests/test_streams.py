@@ -34,7 +34,8 @@ def test_context_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_pa
 
     from earlyact.checkpoint import load_checkpoint
     from earlyact.config import AugmentConfig, ContextNetConfig, TrainConfig
-    from earlyact.experiment import describe_streams, evaluate_checkpoint, run_seed
+    from earlyact.experiment import describe_streams, run_seed
+    from earlyact.predict import evaluate_checkpoint
     from earlyact.synthetic import make_dataset
 
     cfg = replace(
@@ -98,7 +99,7 @@ def _window_net_run(tmp_path, tiny_cfg, **overrides):
 @pytest.mark.parametrize("members", [1, 2])
 def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_path, tiny_cfg, members):
     from earlyact.checkpoint import load_checkpoint
-    from earlyact.experiment import evaluate_checkpoint
+    from earlyact.predict import evaluate_checkpoint
 
     window = ContextNetConfig(channels=2, window=8, span=10, prefixes=3, members=members)
     cfg, _, _, test, preds = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm"], context_net=window)
@@ -196,7 +197,8 @@ def test_fused_prediction_is_the_weighted_product_of_students_and_context_net(tm
     from earlyact.checkpoint import load_checkpoint
     from earlyact.data import make_batch
     from earlyact.evaluate import ratio_predictions
-    from earlyact.experiment import describe_streams, evaluate_checkpoint, run_seed
+    from earlyact.experiment import describe_streams, run_seed
+    from earlyact.predict import evaluate_checkpoint
     from earlyact.streams import add_streams
 
     fused = replace(tiny_cfg.model, fuse_context=0.7)
@@ -230,8 +232,8 @@ def test_mirrored_views_and_smoothing_predict_from_the_mean_log_probabilities(tm
     from earlyact.checkpoint import load_checkpoint
     from earlyact.data import make_batch
     from earlyact.evaluate import ratio_frames
-    from earlyact.experiment import action_fusion_head, fusion_head, predict_ratios
     from earlyact.models import fuse_logits, smooth_log_probs
+    from earlyact.predict import action_fusion_head, fusion_head, predict_ratios
     from earlyact.skeleton import get_layout
     from earlyact.streams import add_streams
 
@@ -279,7 +281,7 @@ def test_mirroring_the_experts_averages_their_log_probabilities_over_both_views(
 
     import torch
 
-    from earlyact import experiment
+    from earlyact import experiment, predict
     from earlyact.augment import mirror_clips
     from earlyact.checkpoint import load_checkpoint
     from earlyact.data import make_batch
@@ -318,7 +320,7 @@ def test_mirroring_the_experts_averages_their_log_probabilities_over_both_views(
 
     c_head, a_head = bundle.nets.context.eval().head, bundle.nets.action.eval().temporal.head
     assert np.array_equal(preds["kd-ms-lstm"], predicted(c_head, a_head, "experts", views[1]))
-    assert np.array_equal(experiment.evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])  # saved
+    assert np.array_equal(predict.evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])  # saved
     # the averaging itself, on a second view far enough from the first (the tiny networks' mirror
     # images hardly differ) for the heads to disagree
     rng = np.random.default_rng(0)
@@ -342,8 +344,8 @@ def test_mirroring_the_experts_averages_their_log_probabilities_over_both_views(
 def test_mirroring_needs_pose_derived_streams(tiny_cfg):
     from dataclasses import replace
 
-    from earlyact.experiment import mirrored_views
     from earlyact.models import StreamNets
+    from earlyact.predict import mirrored_views
     from earlyact.synthetic import make_dataset
 
     _, clips = make_dataset(tiny_cfg.demo)  # context read from files, not from the pose
@@ -351,13 +353,16 @@ def test_mirroring_needs_pose_derived_streams(tiny_cfg):
     with pytest.raises(ValueError, match="model.mirror needs pose-derived streams"):
         mirrored_views(clips[:2], ["context", "action"], False, cfg, StreamNets())
     assert mirrored_views(clips[:2], ["context", "action"], False, tiny_cfg, StreamNets()) is None  # "none"
+    typo = replace(tiny_cfg, model=replace(tiny_cfg.model, mirror="both"))
+    with pytest.raises(ValueError, match="model.mirror must be"):  # before any stage trains
+        mirrored_views(clips[:2], ["context", "action"], False, typo, StreamNets())
 
 
 def test_fusion_needs_a_context_network_and_a_weight_in_0_1():
     import torch
 
-    from earlyact.experiment import fusion_head
     from earlyact.models import StreamNets, fuse_logits
+    from earlyact.predict import fusion_head
 
     with pytest.raises(ValueError, match="context network"):
         fusion_head(StreamNets(), 0.5)

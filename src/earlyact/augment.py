@@ -81,7 +81,7 @@ def augment_clip(clip: Clip, rng: np.random.Generator, cfg: AugmentConfig, layou
 
 
 def mirror_clips(clips: Sequence[Clip], layout: JointLayout) -> list[Clip]:
-    """The clips' left-right mirror images (a second view for prediction: ``experiment.predict_ratios``),
+    """The clips' left-right mirror images (a second view for prediction: ``predict.predict_ratios``),
     with no stream but the pose: the caller computes the streams it reads from the mirrored pose."""
     missing = [c.clip_id for c in clips if c.pose is None]
     if missing:

@@ -117,8 +117,9 @@ class ModelConfig:
     # log-probabilities averaged over the clip and its left-right mirror image); "all" (the stages' too)
 
 
+MIRROR_MODES = ("none", "experts", "all")  # the values of ModelConfig.mirror
 PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror")  # ModelConfig fields that act on predictions
-# alone: a trained phase does not depend on them (its settings leave them out; experiment.prediction_options)
+# alone: a trained phase does not depend on them (its settings leave them out; predict.prediction_options)
 
 
 @dataclass

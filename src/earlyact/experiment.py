@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,18 +17,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from earlyact.augment import mirror_clips
-from earlyact.checkpoint import Bundle, load_checkpoint, save_checkpoint
-from earlyact.config import PREDICTION_ONLY, ExperimentConfig, ModelConfig, TrainConfig, dump_yaml, to_dict
-from earlyact.data import Batch, Clip, DatasetIndex, load_dataset, make_batch, shared_group, split_validation
-from earlyact.evaluate import confusion_matrix, ratio_frames, results_dict, write_results
+from earlyact.checkpoint import load_checkpoint, save_checkpoint
+from earlyact.config import ExperimentConfig, TrainConfig, dump_yaml, to_dict
+from earlyact.data import Clip, DatasetIndex, load_dataset, shared_group, split_validation
+from earlyact.evaluate import confusion_matrix, results_dict, write_results
 from earlyact.methods import get_method
-from earlyact.models import Predictor, fuse_logits, smooth_log_probs
-from earlyact.skeleton import get_layout
+from earlyact.models import Predictor
+from earlyact.predict import evaluate_checkpoint, mirrored_views, predict_ratios, prediction_options
 from earlyact.storage import atomic_write_json
 from earlyact.streams import (
     StreamNets,
-    add_streams,
     context_source,
     fit_action_net,
     fit_context_net,
@@ -56,98 +54,6 @@ def fit_standardization(model: Predictor, clips: Sequence[Clip]) -> None:
         arrays = [getattr(c, name) for c in clips if getattr(c, name) is not None]
         if arrays and norm.mean.numel():
             norm.fit(torch.from_numpy(np.concatenate(arrays).astype(np.float32)))
-
-
-@torch.no_grad()
-def predict_ratios(
-    model: Predictor,
-    offline: bool,
-    clips: Sequence[Clip],
-    streams: Sequence[str],
-    ratios: Sequence[float],
-    context_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    fuse: float = 0.0,
-    mirrored: Sequence[Clip] | None = None,
-    smooth: float = 0.0,
-    action_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    fuse_action: float = 0.0,
-    mirror: str = "all",
-) -> np.ndarray:
-    """(R, N) predicted classes at each ratio's last observed frame; students causally, teachers
-    (offline) on the whole clip.
-
-    With ``fuse`` > 0 the students' last stage is fused with ``context_head`` (the skeleton context
-    network's classifier) reading the clips' context stream (``models.fuse_logits``); the offline
-    teachers are never fused. With ``mirrored`` (the same clips' left-right mirror images,
-    ``augment.mirror_clips``, with their streams) the students read both views (``ModelConfig.mirror``):
-    ``mirror="all"`` predicts the class of highest mean log-probability over the views, ``"experts"``
-    averages only the fused classifiers' log-probabilities over them; the teachers read one view.
-    ``smooth`` > 0 pools the students' log-probabilities over the frames seen (``models.smooth_log_probs``);
-    ``fuse_action`` > 0 fuses ``action_head`` (the action network's classifier on the action stream) too."""
-    if mirror not in ("none", "experts", "all"):
-        raise ValueError(f"model.mirror must be 'none', 'experts' or 'all', not {mirror!r}")
-    model.eval()
-    mirrored = None if offline or mirror == "none" else mirrored
-    views = [clips, mirrored] if mirrored is not None and mirror == "all" else [clips]
-    total = 0.0
-    for view in views:
-        parts = []
-        for s in range(0, len(view), 64):
-            b = make_batch(view[s : s + 64], streams)
-            other = make_batch(mirrored[s : s + 64], streams) if len(views) == 1 and mirrored is not None else None
-            log_p = _log_probs(model, offline, b, (context_head, fuse), (action_head, fuse_action), other)  # (B, T, K)
-            log_p = log_p if offline else smooth_log_probs(log_p, smooth)
-            parts.append(ratio_frames(log_p, b.lengths, ratios))
-        total = total + torch.cat(parts, dim=1)  # (R, N, K)
-    return (total / len(views)).argmax(-1).cpu().numpy()
-
-
-def _log_probs(
-    model: Predictor, offline: bool, b: Batch, context: tuple, action: tuple, mirrored: Batch | None = None
-) -> torch.Tensor:
-    """(B, T, K) class log-probabilities of the last stage (students fused with the (head, weight)
-    pairs ``context`` and ``action``, each reading its stream, and with ``mirrored`` the mean of its
-    log-probabilities over both views)."""
-    if offline:
-        return model.forward_teachers(b.context, b.action, b.lengths)[-1].logits.log_softmax(-1)
-    logits = model.forward_students(b.context, b.action)[-1].logits
-    (c_head, w), (a_head, v) = context, action
-    if w <= 0 and v <= 0:
-        return logits.log_softmax(-1)
-
-    def expert(head: Callable[[torch.Tensor], torch.Tensor], stream: str) -> torch.Tensor:
-        out = head(getattr(b, stream)).log_softmax(-1)  # (B, T, K)
-        return out if mirrored is None else (out + head(getattr(mirrored, stream)).log_softmax(-1)) / 2
-
-    return fuse_logits(logits, expert(c_head, "context") if w > 0 else None, w,
-                       expert(a_head, "action") if v > 0 else None, v)  # fmt: skip
-
-
-def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """The classifier fused with the students (``ModelConfig.fuse_context``), None when not fusing."""
-    if fuse <= 0:
-        return None
-    if nets.context is None:
-        raise ValueError("model.fuse_context > 0 needs a skeleton context network (context_net.channels > 0)")
-    return nets.context.eval().head
-
-
-def action_fusion_head(nets: StreamNets, fuse_action: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """The action network's own classifier on the action stream (``ModelConfig.fuse_action``), None when not fusing."""
-    if fuse_action <= 0:
-        return None
-    if nets.action is None:
-        raise ValueError("model.fuse_action > 0 needs the action stream's network (streams with 'action')")
-    return nets.action.eval().temporal.head
-
-
-def prediction_options(nets: StreamNets, model: ModelConfig) -> dict[str, Any]:
-    """``predict_ratios``' keyword arguments for the prediction-only settings of ``model``
-    (``config.PREDICTION_ONLY``: the fusion heads and weights, the smoothing, the mirroring; the
-    mirrored clips themselves are the caller's, ``mirrored_views``)."""
-    w, v = model.fuse_context, model.fuse_action
-    return {"context_head": fusion_head(nets, w), "fuse": w, "smooth": model.smooth,
-            "action_head": action_fusion_head(nets, v), "fuse_action": v, "mirror": model.mirror}  # fmt: skip
 
 
 def run_seed(
@@ -255,20 +161,6 @@ def _fit_stream_nets(
         folds = cfg.action_folds > 1
         nets.train_action = fold_action_nets(train, val, num_classes, cfg, out_dir, seed) if folds else nets.action
     return nets, descs
-
-
-def mirrored_views(
-    clips: Sequence[Clip], streams: Sequence[str], skeleton: bool, cfg: ExperimentConfig, nets: StreamNets
-) -> list[Clip] | None:
-    """The clips' left-right mirror images with their streams recomputed, for ``model.mirror`` (None
-    when it is "none"). Only pose-derived streams can be mirrored: a context stream read from files
-    (CNN features of the frames) cannot."""
-    if cfg.model.mirror == "none" or not clips:
-        return None
-    if "context" in streams and not skeleton:
-        raise ValueError("model.mirror needs pose-derived streams; this context stream is read from feature files")
-    flipped = mirror_clips(clips, get_layout(cfg.features.layout))
-    return pose_streams(flipped, streams, skeleton, cfg.features, nets)
 
 
 def _run_method(
@@ -387,22 +279,6 @@ def _context_network(cfg: ExperimentConfig) -> str | None:
     if cfg.context_net.channels <= 0:
         return None
     return "window_net" if cfg.context_net.window > 0 else "context_net"
-
-
-def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:
-    """(R, N) predictions of a saved model on clips that hold at least the pose stream."""
-    streams = bundle.info["streams"]
-    saved = bundle.info["model"]  # a setting the checkpoint predates is its default
-    model_cfg = ModelConfig(**{k: saved[k] for k in PREDICTION_ONLY if k in saved})
-    views = [clips]
-    if model_cfg.mirror != "none":  # model.mirror: the clips' mirror images too
-        views.append(mirror_clips(clips, get_layout(bundle.info["features"]["layout"])))
-    views = [add_streams(v, streams, bundle.info, bundle.nets) for v in views]
-    views = [[replace(c, context=c.context if "context" in streams else None) for c in v] for v in views]
-    offline = get_method(bundle.info["method"]).offline
-    options = prediction_options(bundle.nets, model_cfg)
-    mirrored = views[1] if len(views) > 1 else None
-    return predict_ratios(bundle.predictor, offline, views[0], streams, ratios, mirrored=mirrored, **options)
 
 
 def _split(root: str | Path, split: str) -> tuple[DatasetIndex, list[Clip]]:
