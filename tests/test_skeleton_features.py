@@ -117,11 +117,13 @@ def test_long_motion_is_the_displacement_over_k_frames():
     np.testing.assert_allclose(motion[:, :, 1], 0)
 
 
-def _windows(pose, length=8, span=64, rows=None, duration=False, positions=False):
+def _windows(pose, length=8, span=64, rows=None, duration=False, positions=False, local_motion=False):
     from earlyact.config import ContextNetConfig
     from earlyact.features import prefix_windows
 
-    window = ContextNetConfig(window=length, span=span, duration=duration, positions=positions)
+    window = ContextNetConfig(
+        window=length, span=span, duration=duration, positions=positions, local_motion=local_motion
+    )
     return prefix_windows(pose, COCO18, FeatureConfig(), window, rows)
 
 
@@ -180,6 +182,19 @@ def test_prefix_windows_position_channels_are_the_root_centred_joints_after_the_
     later = pose.copy()
     later[6:] += 50.0
     np.testing.assert_allclose(_windows(later, span=4, positions=True)[:6], w[:6], atol=1e-5)  # causal
+
+
+def test_prefix_windows_local_motion_leaves_out_the_bodys_travel():
+    pose = _pose(T=10)
+    still = np.repeat(pose[:1], 10, axis=0)  # one posture held ...
+    still[:, :, :, 0] += np.arange(10)[:, None, None] * 7.0  # ... while the whole body slides right
+    local, plain = _windows(still, local_motion=True), _windows(still)
+    np.testing.assert_allclose(local[..., 306:], 0.0, atol=1e-5)  # nothing moves about the root
+    assert np.abs(plain[9, :-1, 306:]).max() > 0.03  # DD-Net's motion sees the travel
+    np.testing.assert_allclose(local[..., :306], plain[..., :306], atol=1e-6)  # the distances are the same
+    xy, _ = normalize(pose, COCO18)  # a moving posture: the joints' motion about the root
+    q = _windows(pose, local_motion=True)[..., 306:].reshape(10, 8, -1)
+    np.testing.assert_allclose(q[7].sum(0), (xy[7] - xy[0]).reshape(-1), atol=1e-4)
 
 
 def test_prefix_windows_missing_person_gives_zeros_not_nan():

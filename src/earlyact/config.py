@@ -94,6 +94,8 @@ class ContextNetConfig:
     duration: bool = False  # window rows also carry log(frames observed / span): how much of the action was seen
     positions: bool = False  # window rows also carry each joint's root-centred, body-scaled coordinates
     # (DD-Net reads distances and motion only: blind to which way the body faces or points)
+    local_motion: bool = False  # window motion channels of the root-centred joints (else DD-Net's: of the
+    # joints in the frame, the body's travel included)
     label_smoothing: float = 0.0  # training targets: this share spread over all classes (0: one-hot)
     mixup: float = 0.0  # window net training: > 0 blends each batch with itself shuffled, inputs and targets
     # alike, the weight drawn from Beta(mixup, mixup) per batch (0: off)

@@ -155,7 +155,8 @@ def prefix_windows(
     row starts with one more channel, log(frames in the window's prefix / span): resampling hides
     whether a window holds a whole action or its first frames, and this says how much was seen.
     With ``window.positions`` the distances are followed by each joint's root-centred coordinates
-    (DD-Net's distances say nothing of which way the body faces or points)."""
+    (DD-Net's distances say nothing of which way the body faces or points); with ``window.local_motion``
+    the motion is that of the root-centred joints (the root's own travel, and a panning camera's, left out)."""
     length, span = window.window, window.span
     xy, centre = normalize(pose, layout, cfg.min_confidence)
     q = xy + centre[:, None, None, :]  # (T, P, J, 2): scaled coordinates, global motion kept
@@ -171,8 +172,11 @@ def prefix_windows(
     ok = np.isfinite(d)
     mean = np.where(ok, d, 0.0).sum((1, 3), keepdims=True) / np.maximum(ok.sum((1, 3), keepdims=True), 1)
     jcd = (d - mean) / np.maximum(mean, 1e-6)  # (T, L, P, J(J-1)/2), NaN where a joint is missing
-    motion = np.zeros_like(win)
-    motion[:, :-1] = win[:, 1:] - win[:, :-1]
+    moving = win
+    if window.local_motion:  # the joints' motion about the root: the body's own travel (and the camera's) left out
+        moving = xy[lo] * (1 - w) + xy[np.minimum(lo + 1, T - 1)] * w  # (T, L, P, J, 2)
+    motion = np.zeros_like(moving)
+    motion[:, :-1] = moving[:, 1:] - moving[:, :-1]
     n = len(ends)
     parts = [jcd.reshape(n, length, -1), motion.reshape(n, length, -1)]
     if window.positions:  # each joint's root-centred coordinates, in body sizes, at the window frames
