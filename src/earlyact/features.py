@@ -166,22 +166,21 @@ def prefix_windows(
     src = starts[:, None] + (ends - 1 - starts)[:, None] * np.linspace(0.0, 1.0, length)[None]  # (T, L)
     lo = np.floor(src).astype(int)
     w = (src - lo)[..., None, None, None]
-    win = q[lo] * (1 - w) + q[np.minimum(lo + 1, T - 1)] * w  # (T, L, P, J, 2)
+    hi = np.minimum(lo + 1, T - 1)
+    win = q[lo] * (1 - w) + q[hi] * w  # (T, L, P, J, 2)
+    local = xy[lo] * (1 - w) + xy[hi] * w if window.local_motion or window.positions else None  # root-centred
     iu = np.triu_indices(q.shape[2], k=1)
     d = np.linalg.norm(win[:, :, :, iu[0]] - win[:, :, :, iu[1]], axis=-1)  # (T, L, P, J(J-1)/2)
     ok = np.isfinite(d)
     mean = np.where(ok, d, 0.0).sum((1, 3), keepdims=True) / np.maximum(ok.sum((1, 3), keepdims=True), 1)
     jcd = (d - mean) / np.maximum(mean, 1e-6)  # (T, L, P, J(J-1)/2), NaN where a joint is missing
-    moving = win
-    if window.local_motion:  # the joints' motion about the root: the body's own travel (and the camera's) left out
-        moving = xy[lo] * (1 - w) + xy[np.minimum(lo + 1, T - 1)] * w  # (T, L, P, J, 2)
+    moving = local if window.local_motion else win  # local: the body's own travel (and the camera's) left out
     motion = np.zeros_like(moving)
     motion[:, :-1] = moving[:, 1:] - moving[:, :-1]
     n = len(ends)
     parts = [jcd.reshape(n, length, -1), motion.reshape(n, length, -1)]
     if window.positions:  # each joint's root-centred coordinates, in body sizes, at the window frames
-        pos = xy[lo] * (1 - w) + xy[np.minimum(lo + 1, T - 1)] * w  # (T, L, P, J, 2)
-        parts.insert(1, pos.reshape(n, length, -1))
+        parts.insert(1, local.reshape(n, length, -1))
     if window.duration:
         parts.insert(0, np.broadcast_to(np.log((ends - starts) / span)[:, None, None], (n, length, 1)))
     out = np.concatenate(parts, axis=-1)

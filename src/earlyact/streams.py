@@ -138,6 +138,12 @@ def fit_context_net(
     return net.eval(), desc
 
 
+def member_folder(out_dir: Path, i: int) -> Path:
+    """Where window-net ensemble member i trains: member 0 in ``out_dir`` itself (this seed's single
+    net, so a one-net run's folder is reused), the others in ``member_i/``."""
+    return out_dir if i == 0 else out_dir / f"member_{i}"
+
+
 def _fit_window_net(
     train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
 ) -> tuple[WindowNet | WindowEnsemble, dict[str, Any]]:
@@ -149,7 +155,7 @@ def _fit_window_net(
     net = make_window_net(dist, motion, num_classes, win, seed)
     aug, opt = cfg.context_augment, cfg.context_train
     for i, member in enumerate(net.members if isinstance(net, WindowEnsemble) else [net]):  # each its own run
-        folder = out_dir if i == 0 else out_dir / f"member_{i}"  # member 0: this seed's single net
+        folder = member_folder(out_dir, i)
         train_window_net(member, train, val, cfg.features, aug, cfg.ratios, opt, folder, member_seed(seed, i))
     desc = {"dist_dim": dist, "motion_dim": motion, "num_classes": num_classes, "config": to_dict(win)}
     return net.eval(), desc
