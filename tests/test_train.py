@@ -1,4 +1,6 @@
 import json
+from contextlib import nullcontext
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,7 +150,7 @@ def test_early_stopping_keeps_best(tmp_path):
     assert state["epoch"] - state["best_epoch"] == 2
     assert res.best_score == pytest.approx(max(r["val_score"] for r in state["history"]), abs=1e-6)
     # a finished phase is reused from its best weights alone (copies without optimizer state work)
-    (tmp_path / "optimizer.safetensors").unlink()
+    (tmp_path / "resume.safetensors").unlink()
     (tmp_path / "last.safetensors").unlink()
     again = _model()
     rerun = train_students(again, METHODS["ms-lstm"], _clips(), _clips(6, 1), ["context"], [1.0], cfg, _loss(),
@@ -266,3 +268,122 @@ def test_loss_progressive_chooses_the_label_loss_of_teachers_and_students(tmp_pa
         assert [logged["lc1"], logged["lc2"]] == pytest.approx(losses, rel=1e-5)
     with pytest.raises(ValueError, match="progressive"):  # a teacher trained on the other loss is not reused
         train_teachers(model, clips, [], ["context"], [1.0], still, tmp_path / "t", 0, progressive=not progressive)
+
+
+def _bn_fit(out, cfg, score_fn=None, stop_after=None):
+    """A tiny BatchNorm network fitted by ``fit`` on fixed data (resumed from ``out`` when state is there)."""
+    from torch import nn
+
+    from earlyact.train import fit
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    x = torch.randn(16, 3)
+    y = (x[:, 0] > 0).long()
+
+    def batches(gen):
+        perm = torch.randperm(16, generator=gen)
+        return [(x[perm[i : i + 4]], y[perm[i : i + 4]]) for i in range(0, 16, 4)]
+
+    def loss_fn(b):
+        return torch.nn.functional.cross_entropy(net(b[0]), b[1]), {}
+
+    score = None if score_fn is None else lambda: score_fn(net)
+    fit(net, list(net.parameters()), batches, loss_fn, score, cfg, out, 0, stop_after=stop_after)
+    return net
+
+
+def test_swa_keeps_the_mean_of_the_last_epochs_weights_and_resumes(tmp_path):
+    from earlyact.checkpoint import load_tensors
+
+    cfg = TrainConfig(epochs=4, batch_size=4, lr=0.05, swa=0.5, val_fraction=0)  # epochs 3 and 4 averaged
+    snaps = []
+    for _ in range(4):  # one epoch per call, resumed: each epoch's own weights read back from last.safetensors
+        net = _bn_fit(tmp_path / "steps", cfg, stop_after=1)
+        snaps.append(load_tensors(tmp_path / "steps" / "last.safetensors"))
+    whole = _bn_fit(tmp_path / "whole", cfg)
+    floats = [k for k, v in snaps[0].items() if v.is_floating_point()]
+    assert "1.running_mean" in floats and "1.running_var" in floats  # BatchNorm statistics averaged too
+    for k in floats:
+        mean = (snaps[2][k] + snaps[3][k]) / 2
+        torch.testing.assert_close(net.state_dict()[k], mean)
+        torch.testing.assert_close(whole.state_dict()[k], mean)  # interrupted and resumed = uninterrupted
+    assert not torch.allclose(snaps[2]["0.weight"], snaps[3]["0.weight"])  # the average is not one epoch's
+    plain = _bn_fit(tmp_path / "plain", TrainConfig(epochs=4, batch_size=4, lr=0.05, val_fraction=0))
+    torch.testing.assert_close(plain.state_dict()["0.weight"], snaps[3]["0.weight"])  # off: the last epoch's
+
+
+def test_swa_scores_the_average_and_keeps_the_best_average(tmp_path):
+    from earlyact.checkpoint import load_tensors
+
+    cfg = TrainConfig(epochs=4, batch_size=4, lr=0.05, swa=0.5, patience=100)
+    seen = []
+    scores = iter([0.1, 0.2, 0.9, 0.3])  # the best: epoch 3, the first averaged one (its own weights)
+
+    def score(net):
+        seen.append(net.state_dict()["0.weight"].clone())
+        return next(scores)
+
+    net = _bn_fit(tmp_path, cfg, score)
+    last = load_tensors(tmp_path / "last.safetensors")  # the raw weights, kept for resuming
+    torch.testing.assert_close(net.state_dict()["0.weight"], seen[2])  # best.safetensors: the epoch-3 average
+    torch.testing.assert_close(load_tensors(tmp_path / "best.safetensors")["0.weight"], seen[2])
+    avg = load_tensors(tmp_path / "average.safetensors")
+    assert int(avg["n_averaged"]) == 2
+    torch.testing.assert_close(seen[3], avg["module.0.weight"])  # epoch 4 was scored on the average ...
+    assert not torch.allclose(seen[3], last["0.weight"])  # ... not on the weights it trained
+
+
+def test_swa_share_out_of_range_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"swa must be in \[0, 1\].*1\.5"):
+        _bn_fit(tmp_path, TrainConfig(epochs=2, swa=1.5, val_fraction=0))
+
+
+class _Killed(Exception):
+    """Stands for kill -9: the process stops before the write it interrupts."""
+
+
+def _kill_at(monkeypatch, calls: list, at: int | None):
+    """Route the training loop's file writes through a recorder that stops the run at write ``at``."""
+    import earlyact.resume
+    import earlyact.train
+
+    for module in (earlyact.train, earlyact.resume):
+        for name in ("save_tensors", "atomic_write_json", "atomic_write_text"):
+            if not hasattr(module, name):
+                continue
+            real = getattr(module, name)
+
+            def write(path, *a, _real=real, **k):
+                if len(calls) == at:
+                    raise _Killed(path)
+                calls.append(Path(path).name)
+                return _real(path, *a, **k)
+
+            monkeypatch.setattr(module, name, write)
+
+
+def test_a_run_killed_at_any_write_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch):
+    clips, val = _clips(), _clips(6, seed=1)
+
+    def run(m, out):
+        return train_students(m, METHODS["ms-lstm"], clips, val, ["context"], [0.5, 1.0], CFG, _loss(), out, 0)
+
+    full, calls = _model(), []
+    with monkeypatch.context() as mp:
+        _kill_at(mp, calls, None)
+        run(full, tmp_path / "full")
+    ends = [i + 1 for i, name in enumerate(calls) if name == "state.json"]  # state.json: each epoch's last write
+    assert len(ends) == CFG.epochs
+    improved = next(e for e in range(1, CFG.epochs) if "best.safetensors" in calls[ends[e - 1] : ends[e]])
+    kills = [*range(ends[improved - 1], ends[improved] + 1), *range(ends[-2], ends[-1])]
+    for at in kills:  # before each write of an epoch that improved (and after it) and of the last epoch
+        out = tmp_path / f"killed_{at}"
+        with monkeypatch.context() as mp, pytest.raises(_Killed) if at < ends[-1] else nullcontext():
+            _kill_at(mp, [], at)
+            run(_model(), out)
+        resumed = _model()
+        run(resumed, out)
+        for k, v in full.state_dict().items():
+            torch.testing.assert_close(resumed.state_dict()[k], v, msg=f"killed before write {at}: {k}")
+        assert (out / "metrics.csv").read_text() == (tmp_path / "full" / "metrics.csv").read_text()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from earlyact.config import ActionNetConfig, ContextNetConfig, FeatureConfig, ModelConfig, from_dict
@@ -24,10 +25,21 @@ from earlyact.storage import atomic_dir, atomic_write_with, read_json
 FORMAT_VERSION = 1
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
-    """Atomically write a flat dict of tensors as safetensors."""
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Atomically write a flat dict of tensors as safetensors (with string ``metadata`` in its header)."""
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write_with(path, lambda tmp: save_file(flat, tmp))
+    atomic_write_with(path, lambda tmp: save_file(flat, tmp, metadata=metadata))
+
+
+def load_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata of a safetensors file's header (``save_tensors(..., metadata=)``)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such weights file") from None
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:

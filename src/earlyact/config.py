@@ -151,6 +151,9 @@ class TrainConfig:
     val_fraction: float = 0.15  # part of the training split held out for early stopping; 0: none (every
     # phase runs all its epochs and keeps the last weights: a final fit on all the training clips)
     val_by_group: bool = False  # hold out whole groups (clip meta "group", e.g. UT sequences), not clips
+    swa: float = 0.0  # > 0: keep the mean of the weights after each of the last ceil(swa * epochs) epochs
+    # (stochastic weight averaging, Izmailov et al. 2018; BatchNorm statistics averaged alike) instead of
+    # one epoch's; with validation the averages are scored; 0: off
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 ``fit`` runs AdamW with gradient clipping and early stopping on a validation score, keeps the
 best weights (without validation clips: all epochs, the last weights), logs metrics to CSV and
-TensorBoard, shows a progress bar, and after every epoch writes a resumable state (weights,
-optimizer, counters) atomically. Each epoch reseeds torch
-from (seed, epoch), so a run interrupted and resumed gives the same weights as one that was not.
+TensorBoard, shows a progress bar, and after every epoch commits a resumable state (weights,
+optimizer, counters; ``earlyact.resume``) in one atomic write. Each epoch reseeds torch
+from (seed, epoch), so a run interrupted (or killed) and resumed gives the same weights as one that was not.
 
 Phases: ``train_teachers`` (Bi-LSTMs on whole clips, L_C) and ``train_students`` (causal LSTMs,
 L_C + alpha * distillation, teachers frozen); the stream networks' own training is in ``pretrain``.
@@ -12,9 +12,7 @@ L_C + alpha * distillation, teachers frozen); the stream networks' own training 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -24,21 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from earlyact.checkpoint import (
-    load_tensors,
-    optimizer_from_tensors,
-    optimizer_to_tensors,
-    save_tensors,
-)
+from earlyact.checkpoint import load_tensors, optimizer_from_tensors, save_tensors
 from earlyact.config import PREDICTION_ONLY, LossConfig, TrainConfig, to_dict
 from earlyact.data import Batch, Clip, batch_indices, make_batch
 from earlyact.evaluate import ratio_accuracy
 from earlyact.losses import distillation_loss, frame_cross_entropy, progressive_loss, soft_distillation_loss
 from earlyact.methods import Method
 from earlyact.models import Predictor
-from earlyact.storage import atomic_write_json, atomic_write_text
+from earlyact.resume import commit, resume
 
 LossFn = Callable[[Batch], tuple[torch.Tensor, dict[str, float]]]
 
@@ -77,30 +71,26 @@ def fit(
     ``stop_after`` ends the call after that many epochs (to test interruption and resumption).
     ``settings`` (with ``cfg`` and ``seed``) is what the phase's result depends on: saved in its
     state, and a resume with other settings is refused instead of silently reusing stale weights.
+    With ``cfg.swa`` > 0 the weights scored and kept are, from the first averaged epoch on
+    (``swa_start``), the mean over the epochs so far (``average.safetensors``).
     """
     out = Path(out_dir)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    avg = _averager(model, cfg)
     settings = json.loads(json.dumps({"train": to_dict(cfg), "seed": seed, **(settings or {})}))
-    state = {
-        "epoch": 0,
-        "best_score": -float("inf"),
-        "best_epoch": 0,
-        "bad_epochs": 0,
-        "done": False,
-        "history": [],
-        "settings": settings,
-    }
-    if (out / "state.json").exists():
-        state = json.loads((out / "state.json").read_text())
-        check_settings(out, state.setdefault("settings", settings), settings)  # older states: none saved
-        opt_groups = state.pop("optimizer")
-        if not state["done"]:  # a finished phase needs only its best weights (loaded below)
-            model.load_state_dict(load_tensors(out / "last.safetensors"))
-            optimizer_from_tensors(opt, load_tensors(out / "optimizer.safetensors"), opt_groups)
+    state, saved = resume(out, settings)
+    if not state["done"] and saved is not None:  # a finished phase needs only its kept weights (below)
+        model.load_state_dict(saved["model"])
+        optimizer_from_tensors(opt, saved["optimizer"], state["optimizer"])
+        if avg is not None and saved["average"]:
+            avg.load_state_dict(saved["average"])
+    state.pop("optimizer", None)
     if not state["done"]:
-        _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after)
+        _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after, avg)
     final = out / ("best.safetensors" if score_fn is not None else "last.safetensors")  # no score: the last epoch
-    if final.exists():
+    if score_fn is None and avg is not None and (out / "average.safetensors").exists():
+        model.load_state_dict(_module_weights(load_tensors(out / "average.safetensors")))
+    elif final.exists():
         model.load_state_dict(load_tensors(final))
     return FitResult(state["best_epoch"], state["best_score"], state["epoch"])
 
@@ -120,29 +110,42 @@ def _stage_settings(model: Predictor, streams: Sequence[str], upstream: dict | N
     return {"streams": list(streams), "model": trained, "upstream": upstream or {}, **more}
 
 
-def check_settings(out: Path, saved: dict, now: dict) -> None:
-    """Refuse to resume a phase whose saved settings differ from the current ones (naming them).
-
-    A setting the saved state lacks was added to the code after the phase was trained, which ran
-    with what is now its default: not compared (so older runs stay reusable)."""
-    old, new = _flat(saved), _flat(now)
-    changed = sorted(k for k in old if old[k] != new.get(k))
-    if changed:
-        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:6])
-        raise ValueError(
-            f"{out}: this phase was trained with other settings ({detail}); "
-            "use another output folder, or delete this one to retrain it"
-        )
+def swa_start(cfg: TrainConfig) -> int:
+    """The first epoch (0-based) whose weights enter the average of ``TrainConfig.swa``."""
+    if not 0.0 <= cfg.swa <= 1.0:
+        raise ValueError(f"swa must be in [0, 1] (the share of the last epochs averaged); got {cfg.swa}")
+    return cfg.epochs - max(1, math.ceil(cfg.swa * cfg.epochs))
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
+def _averager(model: nn.Module, cfg: TrainConfig) -> AveragedModel | None:
+    """The running mean of ``model``'s weights and buffers (torch's SWA helper); None when off."""
+    swa_start(cfg)  # checks the share before any epoch runs
+    return AveragedModel(model, use_buffers=True) if cfg.swa > 0 else None
 
 
-def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after):
+def _module_weights(averaged: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The averaged model's weights under the model's own names (an ``AveragedModel`` state less its count)."""
+    return {k.removeprefix("module."): v for k, v in averaged.items() if k.startswith("module.")}
+
+
+def _kept(avg: AveragedModel | None) -> dict[str, torch.Tensor] | None:
+    """The averaged weights this epoch scores and keeps once the average holds an epoch; else None (the model's)."""
+    return avg.module.state_dict() if avg is not None and int(avg.n_averaged) > 0 else None
+
+
+def _score_with(model: nn.Module, weights: dict[str, torch.Tensor] | None, score_fn: Callable[[], float]) -> float:
+    """``score_fn()`` with ``weights`` (None: the model's own) loaded in ``model``, whose own are restored after."""
+    if weights is None:
+        return float(score_fn())
+    own = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(weights)
+    try:
+        return float(score_fn())
+    finally:
+        model.load_state_dict(own)
+
+
+def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after, avg):
     from torch.utils.tensorboard import SummaryWriter  # imported late: slow import
 
     writer = SummaryWriter(str(out / "tensorboard"))
@@ -169,9 +172,12 @@ def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, 
                 opt.step()
                 for k, v in {"loss": loss.item(), **parts}.items():
                     sums[k] = sums.get(k, 0.0) + v / len(epoch_batches)
+            if avg is not None and epoch >= swa_start(cfg):
+                avg.update_parameters(model)
             model.eval()
-            score = None if score_fn is None else float(score_fn())
-            _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer)
+            kept = _kept(avg)
+            score = None if score_fn is None else _score_with(model, kept, score_fn)
+            _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer, kept or model.state_dict(), avg)
             shown = {} if score is None else {"val": f"{score:.3f}", "best": f"{state['best_score']:.3f}"}
             bar.set_postfix(loss=f"{sums['loss']:.3f}", **shown)
             if state["done"] or (stop_after is not None and n + 1 >= stop_after):
@@ -180,15 +186,16 @@ def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, 
         writer.close()
 
 
-def _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer) -> None:
+def _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer, kept, avg) -> None:
     """Update counters, save best/last weights and the metrics log, all atomically. Without a
-    score (no validation) each epoch's weights are the ones kept (``last.safetensors``)."""
+    score (no validation) each epoch's weights are the ones kept (``last.safetensors``, or with
+    ``avg`` the average, ``average.safetensors``); ``kept``: the weights the score is of."""
     state["epoch"] = epoch + 1
     if score is None:
         state.update(best_epoch=epoch + 1)
     elif score > state["best_score"]:
         state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
-        save_tensors(out / "best.safetensors", model.state_dict())
+        save_tensors(out / "best.safetensors", kept)
     else:
         state["bad_epochs"] += 1
     state["done"] = state["bad_epochs"] >= cfg.patience or state["epoch"] >= cfg.epochs
@@ -201,20 +208,8 @@ def _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer) -> None:
     for k, v in row.items():
         if k != "epoch" and v != "":
             writer.add_scalar(k, v, epoch + 1)
-    _write_csv(out / "metrics.csv", state["history"])
-    tensors, opt_meta = optimizer_to_tensors(opt)
-    save_tensors(out / "last.safetensors", model.state_dict())
-    save_tensors(out / "optimizer.safetensors", tensors)
-    atomic_write_json(out / "state.json", {**state, "optimizer": opt_meta})  # written last: commits the epoch
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, keys)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
+    averaged = avg.state_dict() if avg is not None and int(avg.n_averaged) > 0 else None
+    commit(out, state, model.state_dict(), opt, averaged)
 
 
 # ----------------------------------------------------------------------------- phases
