@@ -54,6 +54,7 @@ from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, trai
 from earlyact.models import WindowEnsemble
 from earlyact.predict import predict_ratios
 from earlyact.streams import add_streams, context_net_predictions, fit_context_net, member_folder
+from earlyact.train import final_weights
 
 PHASES = ("context_net", "action_net", "teachers", "lstm-ce/students", "ms-lstm/students", "kd-ms-lstm/students")
 
@@ -145,9 +146,10 @@ def context_only(clips, classes, variants, out: Path, seed: int, keep: float = 1
 
 
 def _load_last_epoch(net, folder: Path) -> bool:
-    """Load each window net's (an ensemble's: each member's) last-epoch weights; False if one is missing."""
+    """Load each window net's (an ensemble's: each member's) final-fit weights (its last epoch's, or with
+    ``swa`` the average of its last epochs); False if one is missing."""
     members = net.members if isinstance(net, WindowEnsemble) else [net]
-    paths = [member_folder(folder, i) / "last.safetensors" for i in range(len(members))]
+    paths = [final_weights(member_folder(folder, i)) for i in range(len(members))]
     if not all(p.exists() for p in paths):
         return False
     for member, path in zip(members, paths, strict=True):

@@ -117,12 +117,20 @@ def test_long_motion_is_the_displacement_over_k_frames():
     np.testing.assert_allclose(motion[:, :, 1], 0)
 
 
-def _windows(pose, length=8, span=64, rows=None, duration=False, positions=False, local_motion=False):
+def _windows(
+    pose, length=8, span=64, rows=None, duration=False, positions=False, local_motion=False, real=False, both=False
+):
     from earlyact.config import ContextNetConfig
     from earlyact.features import prefix_windows
 
     window = ContextNetConfig(
-        window=length, span=span, duration=duration, positions=positions, local_motion=local_motion
+        window=length,
+        span=span,
+        duration=duration,
+        positions=positions,
+        local_motion=local_motion,
+        real_motion=real,
+        frame_motion=both,
     )
     return prefix_windows(pose, COCO18, FeatureConfig(), window, rows)
 
@@ -195,6 +203,30 @@ def test_prefix_windows_local_motion_leaves_out_the_bodys_travel():
     xy, _ = normalize(pose, COCO18)  # a moving posture: the joints' motion about the root
     q = _windows(pose, local_motion=True)[..., 306:].reshape(10, 8, -1)
     np.testing.assert_allclose(q[7].sum(0), (xy[7] - xy[0]).reshape(-1), atol=1e-4)
+
+
+def test_prefix_windows_real_motion_is_per_frame_observed():
+    from earlyact.features import window_dims
+
+    pose = _pose(T=10)
+    steady = np.repeat(pose[:1], 10, axis=0)
+    steady[:, :, :, 0] += np.arange(10)[:, None, None] * 7.0  # the body slides right at a constant speed
+    real, plain = _windows(steady, real=True), _windows(steady)
+    _, centre = normalize(steady, COCO18)
+    speed = centre[1, 0] - centre[0, 0]  # scaled units per frame
+    x = real[..., 306:].reshape(10, 8, 2, 18, 2)[..., 0]  # (T, L, P, J): x motion
+    np.testing.assert_allclose(x[1:, :-1], speed, rtol=1e-4)  # every prefix of 2+ frames: the speed itself
+    np.testing.assert_allclose(real[0], plain[0], atol=1e-6)  # one frame seen: nothing moved either way
+    # the plain channels are per window step: a prefix of t + 1 frames spread over 7 steps
+    px = plain[..., 306:].reshape(10, 8, 2, 18, 2)[..., 0]
+    np.testing.assert_allclose(px[3, :-1], speed * 3 / 7, rtol=1e-4)
+    np.testing.assert_allclose(real[..., :306], plain[..., :306], atol=1e-6)  # distances unchanged
+    both = _windows(steady, both=True)  # the per-frame motion after the distances, DD-Net's after it
+    assert both.shape[-1] == sum(window_dims(2, COCO18, frame_motion=True)) == 306 + 72 + 72
+    assert window_dims(2, COCO18, frame_motion=True)[0] == 306 + 72  # read with the distances
+    np.testing.assert_allclose(both[..., :306], plain[..., :306], atol=1e-6)
+    np.testing.assert_allclose(both[..., 306:378], real[..., 306:], atol=1e-6)
+    np.testing.assert_allclose(both[..., 378:], plain[..., 306:], atol=1e-6)
 
 
 def test_prefix_windows_missing_person_gives_zeros_not_nan():

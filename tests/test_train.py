@@ -328,9 +328,9 @@ def test_swa_scores_the_average_and_keeps_the_best_average(tmp_path):
     last = load_tensors(tmp_path / "last.safetensors")  # the raw weights, kept for resuming
     torch.testing.assert_close(net.state_dict()["0.weight"], seen[2])  # best.safetensors: the epoch-3 average
     torch.testing.assert_close(load_tensors(tmp_path / "best.safetensors")["0.weight"], seen[2])
-    avg = load_tensors(tmp_path / "average.safetensors")
-    assert int(avg["n_averaged"]) == 2
-    torch.testing.assert_close(seen[3], avg["module.0.weight"])  # epoch 4 was scored on the average ...
+    assert int(load_tensors(tmp_path / "resume.safetensors")["average/n_averaged"]) == 2
+    avg = load_tensors(tmp_path / "average.safetensors")  # the average under the network's own names
+    torch.testing.assert_close(seen[3], avg["0.weight"])  # epoch 4 was scored on the average ...
     assert not torch.allclose(seen[3], last["0.weight"])  # ... not on the weights it trained
 
 

@@ -96,6 +96,10 @@ class ContextNetConfig:
     # (DD-Net reads distances and motion only: blind to which way the body faces or points)
     local_motion: bool = False  # window motion channels of the root-centred joints (else DD-Net's: of the
     # joints in the frame, the body's travel included)
+    real_motion: bool = False  # window motion per frame observed (x (window - 1) / (frames - 1)), not per
+    # resampled window step: the speed that resampling a short prefix to the window scales away
+    frame_motion: bool = False  # window rows also carry the motion per frame observed, read with the distances,
+    # beside DD-Net's motion per window step (real_motion replaces it)
     label_smoothing: float = 0.0  # training targets: this share spread over all classes (0: one-hot)
     mixup: float = 0.0  # window net training: > 0 blends each batch with itself shuffled, inputs and targets
     # alike, the weight drawn from Beta(mixup, mixup) per batch (0: off)

@@ -156,7 +156,9 @@ def prefix_windows(
     whether a window holds a whole action or its first frames, and this says how much was seen.
     With ``window.positions`` the distances are followed by each joint's root-centred coordinates
     (DD-Net's distances say nothing of which way the body faces or points); with ``window.local_motion``
-    the motion is that of the root-centred joints (the root's own travel, and a panning camera's, left out)."""
+    the motion is that of the root-centred joints (the root's own travel, and a panning camera's, left out);
+    with ``window.real_motion`` it is per frame observed, not per window step (the speed itself);
+    ``window.frame_motion`` adds the motion per frame observed after the distances (and positions)."""
     length, span = window.window, window.span
     xy, centre = normalize(pose, layout, cfg.min_confidence)
     q = xy + centre[:, None, None, :]  # (T, P, J, 2): scaled coordinates, global motion kept
@@ -177,10 +179,15 @@ def prefix_windows(
     moving = local if window.local_motion else win  # local: the body's own travel (and the camera's) left out
     motion = np.zeros_like(moving)
     motion[:, :-1] = moving[:, 1:] - moving[:, :-1]
+    per_frame = motion * ((length - 1) / np.maximum(ends - starts - 1, 1))[:, None, None, None, None]  # a window
+    # step spans (frames - 1) / (L - 1) frames observed: per_frame is the motion per frame, the speed itself
     n = len(ends)
-    parts = [jcd.reshape(n, length, -1), motion.reshape(n, length, -1)]
+    parts = [jcd.reshape(n, length, -1)]
     if window.positions:  # each joint's root-centred coordinates, in body sizes, at the window frames
-        parts.insert(1, local.reshape(n, length, -1))
+        parts.append(local.reshape(n, length, -1))
+    if window.frame_motion:  # read with the distances, beside DD-Net's motion
+        parts.append(per_frame.reshape(n, length, -1))
+    parts.append((per_frame if window.real_motion else motion).reshape(n, length, -1))
     if window.duration:
         parts.insert(0, np.broadcast_to(np.log((ends - starts) / span)[:, None, None], (n, length, 1)))
     out = np.concatenate(parts, axis=-1)
@@ -188,9 +195,10 @@ def prefix_windows(
 
 
 def window_dims(
-    num_persons: int, layout: JointLayout, duration: bool = False, positions: bool = False
+    num_persons: int, layout: JointLayout, duration: bool = False, positions: bool = False, frame_motion: bool = False
 ) -> tuple[int, int]:
-    """(distance channels (with the duration and position channels, when there are some), motion
-    channels) of ``prefix_windows`` rows."""
+    """(distance channels (with the duration, position and per-frame motion channels, when there are
+    some), motion channels) of ``prefix_windows`` rows."""
     J = layout.num_joints
-    return num_persons * J * (J - 1) // 2 + int(duration) + positions * num_persons * J * 2, num_persons * J * 2
+    extra = int(duration) + (positions + frame_motion) * num_persons * J * 2
+    return num_persons * J * (J - 1) // 2 + extra, num_persons * J * 2

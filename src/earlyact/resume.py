@@ -4,7 +4,8 @@ After every epoch ``commit`` writes ``resume.safetensors`` (the weights, the opt
 running weight average and, in its header, the counters and history) by one atomic rename, so a
 run killed at any instant, even between two of its files, resumes from one consistent epoch and
 ends with the weights of a run that was never stopped. The readable files written after it
-(``metrics.csv``, ``last.safetensors``, ``average.safetensors``, ``state.json``) are copies; a kill
+(``metrics.csv``, ``last.safetensors``, ``average.safetensors``: the averaged weights under the model's
+names, ``state.json``) are copies; a kill
 that leaves them behind the commit is repaired on the next ``resume``. ``best.safetensors`` is
 written before the commit and only from an epoch whose rerun gives the same weights.
 """
@@ -27,7 +28,7 @@ PARTS = ("model", "optimizer", "average")  # what the commit holds, as "<part>/<
 Tensors = dict[str, torch.Tensor]
 
 
-def fresh_state(settings: dict) -> dict:
+def _fresh_state(settings: dict) -> dict:
     """The counters of a phase before its first epoch."""
     return {"epoch": 0, "best_score": -float("inf"), "best_epoch": 0, "bad_epochs": 0, "done": False,
             "history": [], "settings": settings}  # fmt: skip
@@ -50,7 +51,7 @@ def resume(out: Path, settings: dict) -> tuple[dict, dict[str, Tensors] | None]:
             saved = {"model": load_tensors(out / "last.safetensors"), "average": {},
                      "optimizer": load_tensors(out / "optimizer.safetensors")}  # fmt: skip
     else:
-        return fresh_state(settings), None
+        return _fresh_state(settings), None
     check_settings(out, state.setdefault("settings", settings), settings)  # older states: none saved
     return state, saved
 
@@ -72,8 +73,14 @@ def write_views(out: Path, state: dict, weights: Tensors, averaged: Tensors | No
     _write_csv(out / "metrics.csv", state["history"])
     save_tensors(out / "last.safetensors", weights)
     if averaged:
-        save_tensors(out / "average.safetensors", averaged)
+        save_tensors(out / "average.safetensors", _module_weights(averaged))
     atomic_write_json(out / "state.json", state)
+
+
+def _module_weights(averaged: Tensors) -> Tensors:
+    """The averaged model's weights under the model's own names (a ``torch.optim.swa_utils.AveragedModel``
+    state less its count)."""
+    return {k.removeprefix("module."): v for k, v in averaged.items() if k.startswith("module.")}
 
 
 def check_settings(out: Path, saved: dict, now: dict) -> None:

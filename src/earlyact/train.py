@@ -87,10 +87,8 @@ def fit(
     state.pop("optimizer", None)
     if not state["done"]:
         _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, desc, state, stop_after, avg)
-    final = out / ("best.safetensors" if score_fn is not None else "last.safetensors")  # no score: the last epoch
-    if score_fn is None and avg is not None and (out / "average.safetensors").exists():
-        model.load_state_dict(_module_weights(load_tensors(out / "average.safetensors")))
-    elif final.exists():
+    final = out / "best.safetensors" if score_fn is not None else final_weights(out)
+    if final.exists():
         model.load_state_dict(load_tensors(final))
     return FitResult(state["best_epoch"], state["best_score"], state["epoch"])
 
@@ -110,6 +108,12 @@ def _stage_settings(model: Predictor, streams: Sequence[str], upstream: dict | N
     return {"streams": list(streams), "model": trained, "upstream": upstream or {}, **more}
 
 
+def final_weights(out: Path) -> Path:
+    """The weights a phase without validation keeps: the average of its last epochs when it averaged
+    (``TrainConfig.swa``), else its last epoch's."""
+    return out / "average.safetensors" if (out / "average.safetensors").exists() else out / "last.safetensors"
+
+
 def swa_start(cfg: TrainConfig) -> int:
     """The first epoch (0-based) whose weights enter the average of ``TrainConfig.swa``."""
     if not 0.0 <= cfg.swa <= 1.0:
@@ -121,11 +125,6 @@ def _averager(model: nn.Module, cfg: TrainConfig) -> AveragedModel | None:
     """The running mean of ``model``'s weights and buffers (torch's SWA helper); None when off."""
     swa_start(cfg)  # checks the share before any epoch runs
     return AveragedModel(model, use_buffers=True) if cfg.swa > 0 else None
-
-
-def _module_weights(averaged: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The averaged model's weights under the model's own names (an ``AveragedModel`` state less its count)."""
-    return {k.removeprefix("module."): v for k, v in averaged.items() if k.startswith("module.")}
 
 
 def _kept(avg: AveragedModel | None) -> dict[str, torch.Tensor] | None:
