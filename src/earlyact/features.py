@@ -179,8 +179,8 @@ def prefix_windows(
     moving = local if window.local_motion else win  # local: the body's own travel (and the camera's) left out
     motion = np.zeros_like(moving)
     motion[:, :-1] = moving[:, 1:] - moving[:, :-1]
-    per_frame = motion * ((length - 1) / np.maximum(ends - starts - 1, 1))[:, None, None, None, None]  # a window
-    # step spans (frames - 1) / (L - 1) frames observed: per_frame is the motion per frame, the speed itself
+    if window.real_motion or window.frame_motion:  # a window step spans (frames - 1) / (L - 1) frames observed
+        per_frame = motion * ((length - 1) / np.maximum(ends - starts - 1, 1))[:, None, None, None, None]
     n = len(ends)
     parts = [jcd.reshape(n, length, -1)]
     if window.positions:  # each joint's root-centred coordinates, in body sizes, at the window frames

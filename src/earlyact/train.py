@@ -186,9 +186,10 @@ def _run_epochs(model, params, opt, batches, loss_fn, score_fn, cfg, out, seed, 
 
 
 def _end_epoch(model, opt, state, epoch, score, sums, cfg, out, writer, kept, avg) -> None:
-    """Update counters, save best/last weights and the metrics log, all atomically. Without a
-    score (no validation) each epoch's weights are the ones kept (``last.safetensors``, or with
-    ``avg`` the average, ``average.safetensors``); ``kept``: the weights the score is of."""
+    """Update the counters, save the best weights (``kept``: those the score is of), then commit the
+    epoch (``resume.commit``: state, weights, optimizer and ``avg`` in one atomic write, then the
+    readable copies). Without a score (no validation) the weights kept are the last epoch's
+    (``last.safetensors``), or with ``avg`` the average (``average.safetensors``)."""
     state["epoch"] = epoch + 1
     if score is None:
         state.update(best_epoch=epoch + 1)
