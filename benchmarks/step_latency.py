@@ -60,7 +60,7 @@ def main() -> None:
         model.students[1].head(h2)
 
     win = ContextNetConfig(channels=64, window=32)
-    window_net = WindowNet(*window_dims(1, JHMDB15), 21, win).eval()
+    window_net = WindowNet(*window_dims(1, JHMDB15, win), 21, win).eval()
     pose = np.random.default_rng(0).normal(size=(64, 1, 15, 2))
 
     @torch.inference_mode()

@@ -169,7 +169,7 @@ def test_fused_prediction_runs_online_one_frame_at_a_time():
 
     torch.manual_seed(0)
     window = ContextNetConfig(channels=4, window=8, span=6)
-    net = WindowNet(*window_dims(1, JHMDB15), 4, window).eval()
+    net = WindowNet(*window_dims(1, JHMDB15, window), 4, window).eval()
     model = Predictor(128, 0, 4, CFG).eval()
     pose = np.random.default_rng(0).normal(size=(9, 1, 15, 2))  # (T, P, J, C)
     with torch.no_grad():

@@ -20,7 +20,7 @@ def test_window_net_is_scored_on_the_ratio_frames_as_on_every_frame(tmp_path, ti
     index, clips = make_dataset(tiny_cfg.demo)
     win, layout = ContextNetConfig(channels=4, window=8, span=10, prefixes=3), get_layout(tiny_cfg.features.layout)
     torch.manual_seed(0)
-    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout), len(index.classes), win)
+    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
     train, val = clips[::2], clips[1::2]
     res = train_window_net(
         net, train, val, tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios, TrainConfig(epochs=3, batch_size=8),
@@ -42,7 +42,7 @@ def test_speed_and_prefix_augmentation_train_the_pose_networks_of_clips_with_oth
     aug = replace(tiny_cfg.augment, enabled=True, speed=0.5, prefix=1.0)  # every pose a prefix: shorter
     win, layout = ContextNetConfig(channels=4, window=8, span=10, prefixes=3), get_layout(tiny_cfg.features.layout)
     torch.manual_seed(0)
-    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout), len(index.classes), win)
+    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
     val = [replace(c, context=None) for c in clips[1::2]]
     res = train_window_net(
         net, clips[::2], val, tiny_cfg.features, aug, tiny_cfg.ratios, TrainConfig(epochs=2, batch_size=8), tmp_path, 0
@@ -73,7 +73,7 @@ def test_window_net_label_smoothing_reaches_its_training(tmp_path, tiny_cfg):
     for smoothing in (0.0, 0.9):
         win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, label_smoothing=smoothing)
         torch.manual_seed(0)
-        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout), len(index.classes), win)
+        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
         train_window_net(
             net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
             TrainConfig(epochs=6, batch_size=8, val_fraction=0), tmp_path / str(smoothing), 0,
@@ -106,7 +106,7 @@ def test_window_net_mixup_reaches_its_training(tmp_path, tiny_cfg):
     for name, alpha in (("plain", 0.0), ("mix", 0.4), ("mix_again", 0.4)):
         win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, mixup=alpha)
         torch.manual_seed(0)
-        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout), len(index.classes), win)
+        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
         train_window_net(
             net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
             TrainConfig(epochs=2, batch_size=8, val_fraction=0), tmp_path / name, 0,

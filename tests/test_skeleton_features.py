@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from earlyact.config import FeatureConfig
+from earlyact.config import ContextNetConfig, FeatureConfig
 from earlyact.features import action_input, skeleton_context, skeleton_context_dim
 from earlyact.skeleton import COCO18, JHMDB15, causal_scale, normalize
 
@@ -167,7 +167,7 @@ def test_prefix_windows_duration_channel_says_how_much_was_seen():
 
     pose = _pose(T=12)
     w = _windows(pose, span=4, duration=True)
-    assert w.shape[-1] == sum(window_dims(2, COCO18, duration=True)) == 1 + 2 * 153 + 2 * 36
+    assert w.shape[-1] == sum(window_dims(2, COCO18, ContextNetConfig(duration=True))) == 1 + 2 * 153 + 2 * 36
     seen = np.minimum(np.arange(12) + 1, 4)  # frames in each row's prefix, at most the span
     np.testing.assert_allclose(w[..., 0], np.log(seen / 4)[:, None] * np.ones(8), atol=1e-6)
     np.testing.assert_allclose(w[..., 1:], _windows(pose, span=4), atol=1e-6)  # the rest unchanged
@@ -178,7 +178,7 @@ def test_prefix_windows_position_channels_are_the_root_centred_joints_after_the_
 
     pose = _pose(T=12)
     w = _windows(pose, span=4, positions=True)
-    dist, motion = window_dims(2, COCO18, positions=True)
+    dist, motion = window_dims(2, COCO18, ContextNetConfig(positions=True))
     assert (dist, motion) == (2 * 153 + 2 * 36, 2 * 36) and w.shape[-1] == dist + motion
     plain = _windows(pose, span=4)
     np.testing.assert_allclose(w[..., :306], plain[..., :306], atol=1e-6)  # distances, then positions,
@@ -222,8 +222,8 @@ def test_prefix_windows_real_motion_is_per_frame_observed():
     np.testing.assert_allclose(px[3, :-1], speed * 3 / 7, rtol=1e-4)
     np.testing.assert_allclose(real[..., :306], plain[..., :306], atol=1e-6)  # distances unchanged
     both = _windows(steady, both=True)  # the per-frame motion after the distances, DD-Net's after it
-    assert both.shape[-1] == sum(window_dims(2, COCO18, frame_motion=True)) == 306 + 72 + 72
-    assert window_dims(2, COCO18, frame_motion=True)[0] == 306 + 72  # read with the distances
+    assert both.shape[-1] == sum(window_dims(2, COCO18, ContextNetConfig(frame_motion=True))) == 306 + 72 + 72
+    assert window_dims(2, COCO18, ContextNetConfig(frame_motion=True))[0] == 306 + 72  # read with the distances
     np.testing.assert_allclose(both[..., :306], plain[..., :306], atol=1e-6)
     np.testing.assert_allclose(both[..., 306:378], real[..., 306:], atol=1e-6)
     np.testing.assert_allclose(both[..., 378:], plain[..., 306:], atol=1e-6)

@@ -194,11 +194,10 @@ def prefix_windows(
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-def window_dims(
-    num_persons: int, layout: JointLayout, duration: bool = False, positions: bool = False, frame_motion: bool = False
-) -> tuple[int, int]:
-    """(distance channels (with the duration, position and per-frame motion channels, when there are
-    some), motion channels) of ``prefix_windows`` rows."""
+def window_dims(num_persons: int, layout: JointLayout, window: ContextNetConfig | None = None) -> tuple[int, int]:
+    """(distance channels (with the duration, position and per-frame motion channels that ``window``'s
+    options add), motion channels) of ``prefix_windows`` rows."""
+    w = window or ContextNetConfig()
     J = layout.num_joints
-    extra = int(duration) + (positions + frame_motion) * num_persons * J * 2
+    extra = int(w.duration) + (w.positions + w.frame_motion) * num_persons * J * 2
     return num_persons * J * (J - 1) // 2 + extra, num_persons * J * 2

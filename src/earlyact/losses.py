@@ -71,5 +71,5 @@ def soft_distillation_loss(
     mask = frame_mask(lengths, student.shape[1])
     log_s = F.log_softmax(student / temperature, dim=-1)
     log_t = F.log_softmax(teacher.detach() / temperature, dim=-1)
-    kl = (log_t.exp() * (log_t - log_s)).sum(-1)  # (B, T)
+    kl = F.kl_div(log_s, log_t, reduction="none", log_target=True).sum(-1)  # (B, T)
     return temperature**2 * (kl * mask).sum(1).mean()

@@ -41,8 +41,11 @@ def resume(out: Path, settings: dict) -> tuple[dict, dict[str, Tensors] | None]:
     (their tensors only while the phase is unfinished). A phase trained with other ``settings`` is
     refused (``check_settings``)."""
     if (out / RESUME).exists():
-        saved, state = _split(load_tensors(out / RESUME)), json.loads(load_metadata(out / RESUME)["state"])
-        if _stale_views(out, state):
+        state, saved = json.loads(load_metadata(out / RESUME)["state"]), None
+        stale = _stale_views(out, state)
+        if stale or not state["done"]:  # a finished phase with current copies needs only its kept weights
+            saved = _split(load_tensors(out / RESUME))
+        if stale:
             write_views(out, state, saved["model"], saved["average"] or None)
     elif (out / "state.json").exists():
         state = json.loads((out / "state.json").read_text())

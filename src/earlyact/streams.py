@@ -151,7 +151,7 @@ def _fit_window_net(
     if win.window % 4 or win.span < 1 or win.prefixes < 1 or win.members < 1:
         raise ValueError(f"context_net.window must be a multiple of 4 and span, prefixes, members >= 1; got {win}")
     persons, _ = _num_persons_joints(train)
-    dist, motion = window_dims(persons, get_layout(cfg.features.layout), win.duration, win.positions, win.frame_motion)
+    dist, motion = window_dims(persons, get_layout(cfg.features.layout), win)
     net = make_window_net(dist, motion, num_classes, win, seed)
     aug, opt = cfg.context_augment, cfg.context_train
     for i, member in enumerate(net.members if isinstance(net, WindowEnsemble) else [net]):  # each its own run
