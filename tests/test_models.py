@@ -209,5 +209,8 @@ def test_fusing_three_experts_weights_their_log_probabilities_and_checks_the_wei
         fuse_logits(stage, None, 0.0, action, 0.2), 0.8 * stage.log_softmax(-1) + 0.2 * action.log_softmax(-1)
     )
     torch.testing.assert_close(fuse_logits(stage, context, 0.5), fuse_logits(stage, context, 0.5, action, 0.0))
+    torch.testing.assert_close(  # w + v = 1 although 1 - 0.8 < 0.2 in floats: the stage drops out
+        fuse_logits(stage, context, 0.8, action, 0.2), 0.8 * context.log_softmax(-1) + 0.2 * action.log_softmax(-1)
+    )
     with pytest.raises(ValueError, match="model.fuse_action"):
         fuse_logits(stage, context, 0.5, action, 0.6)

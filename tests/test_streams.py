@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from earlyact import streams
 from earlyact.config import ContextNetConfig, load_config
@@ -96,16 +97,18 @@ def _window_net_run(tmp_path, tiny_cfg, **overrides):
     return cfg, index, train, test, preds
 
 
-@pytest.mark.parametrize("members", [1, 2])
-def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_path, tiny_cfg, members):
+@pytest.mark.parametrize(("members", "speed"), [(1, False), (2, False), (2, True)])
+def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_path, tiny_cfg, members, speed):
     from earlyact.checkpoint import load_checkpoint
     from earlyact.predict import evaluate_checkpoint
 
-    window = ContextNetConfig(channels=2, window=8, span=10, prefixes=3, members=members)
+    window = ContextNetConfig(channels=2, window=8, span=10, prefixes=3, members=members, speed_members=speed)
     cfg, _, _, test, preds = _window_net_run(tmp_path, tiny_cfg, methods=["kd-ms-lstm"], context_net=window)
     for i in range(members):  # each member trained on its own: member 0 where a single net trains
-        history = (tmp_path / "context_net" / (f"member_{i}" if i else "") / "metrics.csv").read_text().splitlines()
-        assert len(history) == 3  # header + 2 epochs of the window net
+        folder = tmp_path / "context_net" / (f"member_{i}" if i else "")
+        assert len((folder / "metrics.csv").read_text().splitlines()) == 3  # header + 2 epochs of the window net
+        network = json.loads((folder / "state.json").read_text())["settings"]["network"]
+        assert network["real_motion"] == (speed and i == 1)  # a speed member trains on its own rows
     bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
     assert bundle.info["dims"]["context"] == 128 * members  # the window net's (members' joined) embedding
     assert len(getattr(bundle.nets.context, "members", [None])) == members
@@ -120,10 +123,39 @@ def test_window_net_settings_are_checked(tmp_path, tiny_cfg):
     from earlyact.streams import fit_context_net
     from earlyact.synthetic import make_dataset
 
-    cfg = replace(tiny_cfg, context_net=ContextNetConfig(channels=2, window=6))
-    _, clips = make_dataset(cfg.demo)
-    with pytest.raises(ValueError, match="multiple of 4"):
-        fit_context_net(clips[:8], clips[8:10], 3, cfg, tmp_path, 0)
+    _, clips = make_dataset(tiny_cfg.demo)
+    for window, match in [(ContextNetConfig(channels=2, window=6), "multiple of 4"),
+                          (ContextNetConfig(channels=2, window=8, speed_members=True), "speed_members")]:  # fmt: skip
+        cfg = replace(tiny_cfg, context_net=window)
+        with pytest.raises(ValueError, match=match):
+            fit_context_net(clips[:8], clips[8:10], 3, cfg, tmp_path, 0)
+
+
+def test_speed_members_read_the_motion_per_frame_observed(tiny_cfg):
+    """An ensemble with ``speed_members``: member 1's part of the stream is member 1 on windows whose
+    motion is per frame observed (``real_motion``), member 0's on DD-Net's; the two rows differ."""
+    from dataclasses import replace
+
+    from earlyact.features import prefix_windows, prepared, window_dims
+    from earlyact.models import make_window_net
+    from earlyact.skeleton import get_layout
+    from earlyact.streams import window_features
+    from earlyact.synthetic import make_dataset
+
+    _, clips = make_dataset(tiny_cfg.demo)
+    clips = prepared(clips[:3], tiny_cfg.features)
+    layout, cfg = get_layout(tiny_cfg.features.layout), ContextNetConfig(channels=2, window=8, members=2)
+    torch.manual_seed(0)
+    net = make_window_net(*window_dims(clips[0].pose.shape[1], layout, cfg), 3, replace(cfg, speed_members=True))
+    assert [m.cfg.real_motion for m in net.members] == [False, True]
+    out = window_features(net.eval(), clips, tiny_cfg.features)
+    for c, o in zip(clips, out, strict=True):
+        rows = [torch.from_numpy(prefix_windows(np.asarray(c.pose), layout, tiny_cfg.features, m.cfg))[None]
+                for m in net.members]  # fmt: skip
+        assert not torch.allclose(rows[0], rows[1])
+        with torch.no_grad():
+            alone = torch.cat([m(x)[1][0] for m, x in zip(net.members, rows, strict=True)], -1)  # (T, 256)
+        torch.testing.assert_close(torch.from_numpy(o.context), alone)
 
 
 def test_training_transform_memoises_streams_by_pose(monkeypatch, tiny_cfg):

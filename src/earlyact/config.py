@@ -104,6 +104,8 @@ class ContextNetConfig:
     mixup: float = 0.0  # window net training: > 0 blends each batch with itself shuffled, inputs and targets
     # alike, the weight drawn from Beta(mixup, mixup) per batch (0: off)
     members: int = 1  # > 1: an ensemble of this many window nets (own initialisations; models.WindowEnsemble)
+    speed_members: bool = False  # an ensemble's odd members read the motion per frame observed (real_motion),
+    # the even ones DD-Net's: the body's speed tells most early on, the motion relative to the time seen later
 
 
 @dataclass

@@ -50,7 +50,7 @@ def fuse_logits(
     (``ModelConfig.fuse_context`` = w) and the action network's (``ModelConfig.fuse_action`` = v)."""
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"model.fuse_context must be in [0, 1], not {weight}")
-    if not 0.0 <= action_weight <= 1.0 - weight:
+    if not 0.0 <= action_weight <= 1.0 - weight + 1e-9:  # w + v = 1 allowed: 0.8 + 0.2 in floats
         raise ValueError(f"model.fuse_action must be in [0, 1 - fuse_context], not {action_weight} (w = {weight})")
     out = (1.0 - weight - action_weight) * stage.log_softmax(-1)
     for logits, w in ((context, weight), (action, action_weight)):
@@ -374,9 +374,13 @@ class WindowEnsemble(nn.Module):
         self.members = nn.ModuleList(members)
         self.cfg, self.dim = cfg, sum(m.dim for m in self.members)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, T, L, D) windows -> mean log-probabilities (B, T, K), joined embeddings (B, T, 128 M)."""
-        logits, emb = zip(*(m(x) for m in self.members), strict=True)
+    def forward(self, x: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, L, D) windows, or one such per member (members whose configurations make different
+        rows: ``speed_members``) -> mean log-probabilities (B, T, K), joined embeddings (B, T, 128 M)."""
+        xs = [x] * len(self.members) if isinstance(x, torch.Tensor) else x
+        if len(xs) != len(self.members):
+            raise ValueError(f"the window ensemble has {len(self.members)} members; got windows for {len(xs)}")
+        logits, emb = zip(*(m(w) for m, w in zip(self.members, xs, strict=True)), strict=True)
         return _mean_log_probs(logits), torch.cat(emb, dim=-1)
 
     @property
@@ -397,18 +401,24 @@ def member_seed(seed: int, i: int) -> int:
     return seed + 1000 * i
 
 
+def member_config(cfg: ContextNetConfig, i: int) -> ContextNetConfig:
+    """Window-ensemble member i's own configuration: a single net's, with the motion per frame
+    observed for the odd members when ``cfg.speed_members`` (same row sizes: it replaces DD-Net's motion)."""
+    speed = cfg.real_motion or (cfg.speed_members and i % 2 == 1)
+    return replace(cfg, members=1, speed_members=False, real_motion=speed)
+
+
 def make_window_net(
     dist_dim: int, motion_dim: int, num_classes: int, cfg: ContextNetConfig, seed: int | None = None
 ) -> WindowNet | WindowEnsemble:
     """The window net ``cfg`` describes (untrained): one ``WindowNet``, or a ``WindowEnsemble`` of
-    ``cfg.members`` nets each configured as a single one (``streams`` trains them one by one). With
-    ``seed``, member i is initialised from ``member_seed(seed, i)``."""
-    one = replace(cfg, members=1)
+    ``cfg.members`` nets, member i configured by ``member_config`` (``streams`` trains them one by one).
+    With ``seed``, member i is initialised from ``member_seed(seed, i)``."""
 
     def member(i: int) -> WindowNet:
         if seed is not None:
             torch.manual_seed(member_seed(seed, i))
-        return WindowNet(dist_dim, motion_dim, num_classes, one)
+        return WindowNet(dist_dim, motion_dim, num_classes, member_config(cfg, i))
 
     if cfg.members > 1:
         return WindowEnsemble([member(i) for i in range(cfg.members)], cfg)

@@ -98,12 +98,17 @@ def window_features(
 ) -> list[Clip]:
     """Copies of ``prepared`` clips whose context stream is the window net's per-frame embedding."""
     net.eval()
-    layout, cfg = get_layout(features.layout), net.cfg
+    layout = get_layout(features.layout)
+    configs = [m.cfg for m in net.members] if isinstance(net, WindowEnsemble) else [net.cfg]
     out: list[Clip] = []
     for s in range(0, len(clips), batch_size):
         chunk = clips[s : s + batch_size]
-        wins = [prefix_windows(np.asarray(c.pose), layout, features, cfg) for c in chunk]
-        _, emb = net(pad_stack(wins))  # (B, T, net.dim)
+        rows: dict[str, torch.Tensor] = {}  # members that read the same rows share them
+        for cfg in configs:
+            if repr(cfg) not in rows:
+                rows[repr(cfg)] = pad_stack([prefix_windows(np.asarray(c.pose), layout, features, cfg) for c in chunk])
+        wins = [rows[repr(cfg)] for cfg in configs]
+        _, emb = net(wins if isinstance(net, WindowEnsemble) else wins[0])  # (B, T, net.dim)
         out += [replace(c, context=emb[i, : c.num_frames].numpy().copy()) for i, c in enumerate(chunk)]
     return out
 
@@ -150,6 +155,8 @@ def _fit_window_net(
     win = cfg.context_net
     if win.window % 4 or win.span < 1 or win.prefixes < 1 or win.members < 1:
         raise ValueError(f"context_net.window must be a multiple of 4 and span, prefixes, members >= 1; got {win}")
+    if win.speed_members and (win.members < 2 or win.real_motion):
+        raise ValueError(f"context_net.speed_members needs members >= 2 and real_motion off; got {win}")
     persons, _ = _num_persons_joints(train)
     dist, motion = window_dims(persons, get_layout(cfg.features.layout), win)
     net = make_window_net(dist, motion, num_classes, win, seed)
