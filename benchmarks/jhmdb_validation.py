@@ -23,7 +23,7 @@ k-means (K clusters) on who and where each clip shows (body size and proportions
 stands, which way it faces) and ``train.val_by_group=true`` holds out about 15 % of the clusters.
 The official test split holds out whole videos; a random validation part shares them with the clips
 trained on, and the pickles carry no clip names, so similarity stands in. (Measured: it does not
-reproduce the test split's drop; README.)
+reproduce the test split's drop; docs/experiments.md, stop 15.)
 
 ``--videos SPLITS`` (``--context-only``) holds out whole pseudo-videos instead (``jhmdb.pseudo_videos``):
 per class, the training clips are clustered (average linkage on each clip's mean and spread of every

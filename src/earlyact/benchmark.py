@@ -35,22 +35,22 @@ JHMDB_DEFAULTS = [
     "model.hidden1=128",
     "model.hidden2=128",
     "model.fuse_context=0.5",  # students x the window net's own classifier (benchmarks/fusion_validation.py)
-]  # dotted overrides applied before the user's own: chosen on a validation part of GT_train_1 (README)
+]  # dotted overrides applied before the user's own: chosen on a validation part of GT_train_1 (docs/experiments.md)
 
 FINAL_FIT = [
     "train.val_fraction=0",  # the benchmarks' final fit: every network on all the training clips ...
     "train.epochs=8",  # ... the stages for 8 epochs (early stopping on validation kept them at 3-17; JHMDB_FIT: 4) ...
     "train.cosine=true",  # ... along a cosine; the stream networks for their full schedules as before
-]  # chosen one level down on validation, on each benchmark (benchmarks/refit_validation.py; README)
+]  # chosen one level down on validation, on each benchmark (benchmarks/refit_validation.py; docs/experiments.md)
 
 
 JHMDB_FIT = [
     "train.epochs=4",  # JHMDB's stages (teachers too) stop at 4 final-fit epochs: fewer epochs on streams
-    # made from these very clips gave better students on validation (8 -> 4; on UT 4 was worse; README)
+    # made from these very clips gave better students on validation (8 -> 4; on UT 4 was worse; docs/experiments.md)
     "loss.alpha1=0.001",  # distillation weights a tenth of the default's: on held-out pseudo-videos the
     "loss.alpha2=0.001",  # students gained 0.7 points (0.01 -> 0.001; README, stop 16)
     "model.fuse_action=0.2",  # the students' prediction also fused with the action net's own classifier:
-    # +0.8 on held-out pseudo-videos, up in every seed (README, stop 17; on UT it changed nothing)
+    # +0.8 on held-out pseudo-videos, up in every seed (docs/experiments.md, stop 17; on UT it changed nothing)
 ]
 
 
@@ -172,7 +172,7 @@ UT_DEFAULTS = [
     *mirror_only("augment"),
     *mirror_only("context_augment"),
     "model.fuse_context=0.5",  # students x the window net's classifier (benchmarks/refit_validation.py, stop 13)
-]  # chosen on the folds' validation parts (benchmarks/validation_scores.py, refit_validation.py; README)
+]  # chosen on the folds' validation parts (benchmarks/validation_scores.py, refit_validation.py; docs/experiments.md)
 
 
 def ut_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:

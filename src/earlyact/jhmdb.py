@@ -207,7 +207,7 @@ def pseudo_videos(clips: list[Clip], classes: list[str], videos: dict[str, int])
     (where the body stands and how far it moves, which one video's clips share), as many clusters as
     the class has training videos (``training_videos``). A validation part of whole groups
     (``data.split_groups_by_class``) then meets clips of videos not trained on, as the test split does;
-    a random part shares videos with the clips trained on (measured on split 1: README)."""
+    a random part shares videos with the clips trained on (measured on split 1: docs/experiments.md, stop 15)."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     group: dict[str, str] = {}

@@ -365,7 +365,7 @@ class WindowEnsemble(nn.Module):
 
     One window net's accuracy moves by a point or two with its initialisation; an ensemble averages
     that out, for M times the cost (on JHMDB validation two members gained under one clip, so the
-    benchmarks use one: README). Same interface as ``WindowNet``: ``forward`` -> (log-probs
+    benchmarks use one: docs/experiments.md). Same interface as ``WindowNet``: ``forward`` -> (log-probs
     (B, T, K), embedding (B, T, 128 x members)), ``head`` maps that embedding to the log-probs.
     """
 
