@@ -115,3 +115,66 @@ def test_window_net_mixup_reaches_its_training(tmp_path, tiny_cfg):
     assert not torch.allclose(weights["plain"], weights["mix"])
     assert torch.equal(weights["mix"], weights["mix_again"])
     assert '"mixup": 0.4' in (tmp_path / "mix" / "state.json").read_text()
+
+
+def test_whole_clip_loss_pulls_prefixes_towards_the_whole_clip_embedding(tiny_cfg):
+    """``pretrain.whole_clip_loss``: weight x the squared distance (mean over units, summed over a clip's
+    rows, mean over clips) from each prefix embedding to the net's own eval-mode embedding of the whole
+    clip; no gradient through the target, the net's mode and BatchNorm statistics left as they were."""
+    from earlyact.pretrain import whole_clip_loss
+
+    index, clips = make_dataset(tiny_cfg.demo)
+    layout, features = get_layout(tiny_cfg.features.layout), tiny_cfg.features
+    win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, distill=0.5)
+    torch.manual_seed(0)
+    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win).train()
+    chunk = prepared(clips[:4], features)
+    rows = [
+        prefix_windows(np.asarray(c.pose), layout, features, win, np.array([1, 4, c.num_frames - 2])) for c in chunk
+    ]
+    whole = [prefix_windows(np.asarray(c.pose), layout, features, win, np.array([c.num_frames - 1])) for c in chunk]
+    b = Batch(lengths=torch.tensor([3] * 4), labels=torch.tensor([c.label for c in chunk]),
+              context=pad_stack(rows), whole=torch.from_numpy(np.stack(whole)))  # fmt: skip
+    copy = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win).train()
+    copy.load_state_dict(net.state_dict())
+    torch.manual_seed(1)
+    logits, loss = whole_clip_loss(net, b, 0.5)
+    torch.manual_seed(1)
+    expected_logits, emb = copy(b.context)  # the same dropout draws: the prefix pass comes first
+    assert net.training  # and the target pass left BatchNorm's statistics as the prefix pass alone does
+    assert all(torch.equal(v, copy.state_dict()[k]) for k, v in net.state_dict().items())
+    target = copy.eval()(b.whole)[1].detach()
+    torch.testing.assert_close(logits, expected_logits)
+    torch.testing.assert_close(loss, 0.5 * ((emb - target) ** 2).mean(-1).sum(1).mean())
+    assert loss.item() > 0
+    loss.backward()  # gradients reach the weights through the prefix branch alone
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    assert whole_clip_loss(net, b, 0.0)[1] == 0.0
+    assert whole_clip_loss(net, replace(b, whole=None), 0.5)[1] == 0.0
+
+
+def test_window_net_whole_clip_distillation_reaches_its_training(tmp_path, tiny_cfg):
+    """``context_net.distill`` changes what the window net learns from the same batches, is logged
+    and saved with the phase's settings, trains deterministically, and refuses mixup beside it."""
+    index, clips = make_dataset(tiny_cfg.demo)
+    layout = get_layout(tiny_cfg.features.layout)
+    weights = {}
+    for name, beta in (("plain", 0.0), ("kd", 1.0), ("kd_again", 1.0)):
+        win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, distill=beta)
+        torch.manual_seed(0)
+        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
+        train_window_net(
+            net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
+            TrainConfig(epochs=2, batch_size=8, val_fraction=0), tmp_path / name, 0,
+        )  # fmt: skip
+        weights[name] = torch.cat([p.detach().flatten() for p in net.parameters()])
+    assert not torch.allclose(weights["plain"], weights["kd"])
+    assert torch.equal(weights["kd"], weights["kd_again"])
+    assert '"distill": 1.0' in (tmp_path / "kd" / "state.json").read_text()
+    header = (tmp_path / "kd" / "metrics.csv").read_text().splitlines()[0]
+    assert "distill" in header and "distill" not in (tmp_path / "plain" / "metrics.csv").read_text()
+    bad = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, distill=1.0, mixup=0.4)
+    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, bad), len(index.classes), bad)
+    with pytest.raises(ValueError, match="distill"):
+        train_window_net(net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
+                         TrainConfig(epochs=1, batch_size=8, val_fraction=0), tmp_path / "bad", 0)  # fmt: skip

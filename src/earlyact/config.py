@@ -106,6 +106,9 @@ class ContextNetConfig:
     members: int = 1  # > 1: an ensemble of this many window nets (own initialisations; models.WindowEnsemble)
     speed_members: bool = False  # an ensemble's odd members read the motion per frame observed (real_motion),
     # the even ones DD-Net's: the body's speed tells most early on, the motion relative to the time seen later
+    distill: float = 0.0  # window net training: weight of the whole-clip distillation, each training prefix's
+    # embedding pulled (squared distance, mean over units) towards the net's own embedding of the whole clip
+    # (no gradient, eval mode): the paper's teacher/student idea on the stream network itself (0: off)
 
 
 @dataclass

@@ -195,6 +195,7 @@ class Batch:
     action: torch.Tensor | None = None  # (B, T, Da)
     joints: torch.Tensor | None = None  # (B, T, P*J, 5) action-network input (features.action_input)
     partner: tuple[torch.Tensor, float] | None = None  # mixup: the blended-in clips' labels (B,), own weight
+    whole: torch.Tensor | None = None  # window net distillation: each clip's whole-clip window (B, 1, L, D)
 
     @property
     def mask(self) -> torch.Tensor:

@@ -63,13 +63,19 @@ def train_window_net(
     aug: AugmentConfig, ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int,
 ) -> FitResult:  # fmt: skip
     """Train the window net on random prefixes: ``net.cfg.prefixes`` frames drawn per clip and batch,
-    each frame's window of the prefix seen so far (DD-Net's random-prefix training)."""
+    each frame's window of the prefix seen so far (DD-Net's random-prefix training); with
+    ``net.cfg.distill`` each prefix's embedding is also pulled towards the whole clip's (``whole_clip_loss``)."""
     window = net.cfg
+    if window.distill < 0 or (window.distill > 0 and window.mixup > 0):
+        raise ValueError(f"context_net.distill must be >= 0 and cannot be combined with mixup; got {window}")
 
     def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
         draw = None if rng is None else (lambda c: prefix_ends(c.num_frames, window.prefixes, window.prefix_min, rng))
         wins = _windows(clips, features, window, draw)  # all frames' windows without a generator
         lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
+        if rng is not None and window.distill > 0:  # training batches: each clip's whole-clip window too
+            whole = np.stack(_windows(clips, features, window, lambda c: np.array([c.num_frames - 1])))
+            return Batch(lengths=lengths, labels=labels, context=pad_stack(wins), whole=torch.from_numpy(whole))
         if rng is None or window.mixup <= 0:
             return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
         x, partner = mixup(torch.from_numpy(np.stack(wins)), labels, window.mixup, rng)  # drawn rows: equal counts
@@ -78,8 +84,27 @@ def train_window_net(
     return _fit_frame_classifier(
         net, lambda b: net(b.context)[0], encode, train, val, features, aug, ratios, cfg, out_dir, seed,
         "window net", sampled=True, score_fn=_window_score(net, val, features, ratios),
-        label_smoothing=window.label_smoothing,
+        label_smoothing=window.label_smoothing, forward=lambda b: whole_clip_loss(net, b, window.distill),
     )  # fmt: skip
+
+
+def whole_clip_loss(net: WindowNet, b: Batch, weight: float) -> tuple[torch.Tensor, torch.Tensor | float]:
+    """The window net's logits (B, R, K) on the batch's prefix windows, and ``weight`` x the squared
+    distance (mean over units, summed over each clip's rows, mean over clips) from each prefix's
+    embedding to the whole clip's (``b.whole``), computed by the same net without gradient in eval mode.
+
+    The paper distils a teacher that saw the whole clip into a causal student at the LSTM stages; on
+    skeletons the window net is the stream the stages lean on, so this asks it, from each prefix, for
+    what it will make of the whole clip (0 or no ``b.whole``: cross-entropy alone, as before)."""
+    logits, emb = net(b.context)  # (B, R, K), (B, R, E)
+    if weight <= 0 or b.whole is None:
+        return logits, 0.0
+    was_training = net.training
+    with torch.no_grad():
+        net.eval()
+        _, target = net(b.whole)  # (B, 1, E)
+    net.train(was_training)
+    return logits, weight * ((emb - target) ** 2).mean(-1).sum(1).mean()
 
 
 def prefix_ends(num_frames: int, count: int, prefix_min: float, rng: np.random.Generator) -> np.ndarray:
@@ -137,11 +162,13 @@ def _fit_frame_classifier(
     train: Sequence[Clip], val: Sequence[Clip], features: FeatureConfig, aug: AugmentConfig,
     ratios: Sequence[float], cfg: TrainConfig, out_dir: Path, seed: int, desc: str, sampled: bool = False,
     score_fn: Callable[[], float] | None = None, label_smoothing: float = 0.0,
+    forward: Callable[[Batch], tuple[torch.Tensor, torch.Tensor | float]] | None = None,
 ) -> FitResult:  # fmt: skip
     """A network trained alone as a per-frame classifier (cross-entropy on every frame) on clips
     augmented afresh per batch, then ``encode``d (with a generator when ``sampled``: the encoder
     draws which frames to train on); scored (``val_score``, or ``score_fn`` when it computes the
-    same faster) on the unaugmented validation clips; without any, trained for ``cfg.epochs``."""
+    same faster) on the unaugmented validation clips; without any, trained for ``cfg.epochs``.
+    ``forward`` (training batches only) gives the logits and a term added to the loss."""
     layout = get_layout(features.layout)
 
     def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
@@ -154,12 +181,12 @@ def _fit_frame_classifier(
         return [to_batch([train[i] for i in c], epoch_rng(gen) if aug.enabled or sampled else None) for c in idx]
 
     def loss_fn(b: Batch):
-        out = logits(b)
-        loss = frame_cross_entropy(out, b.labels, b.lengths, label_smoothing)
+        out, extra = forward(b) if forward is not None else (logits(b), 0.0)
+        loss = frame_cross_entropy(out, b.labels, b.lengths, label_smoothing) + extra
         if b.partner is not None:  # mixup: the blend's two targets, each by its weight
             labels, w = b.partner
             loss = w * loss + (1 - w) * frame_cross_entropy(out, labels, b.lengths, label_smoothing)
-        return loss, {}
+        return loss, ({"distill": extra.item()} if isinstance(extra, torch.Tensor) else {})
 
     if score_fn is None and val:
         val_batch = to_batch(val)
