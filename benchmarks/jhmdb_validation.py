@@ -48,10 +48,10 @@ from scipy.cluster.vq import kmeans2
 from earlyact.benchmark import JHMDB_DEFAULTS
 from earlyact.checkpoint import load_checkpoint, load_tensors
 from earlyact.config import load_config
+from earlyact.context_nets import WindowEnsemble
 from earlyact.data import Clip, ClipEntry, DatasetIndex, split_groups_by_class, split_validation
 from earlyact.experiment import describe_streams, run_seed
 from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, training_video_sizes
-from earlyact.models import WindowEnsemble
 from earlyact.predict import predict_ratios
 from earlyact.streams import add_streams, context_net_predictions, fit_context_net, member_folder
 from earlyact.train import final_weights

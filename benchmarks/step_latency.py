@@ -3,7 +3,7 @@
 Compares, side by side in one run, the predictor's ``step`` (hand-written LSTM cell on the
 students' weights, what live prediction uses) with calling the students' ``nn.LSTM`` modules on
 a one-frame sequence while carrying their (h, c) state, at the paper's sizes, and the window net
-(``models.WindowNet``, the JHMDB context stream) on one frame's window. Prints a table of
+(``context_nets.WindowNet``, the JHMDB context stream) on one frame's window. Prints a table of
 median and 95th-percentile milliseconds per frame.
 
     python benchmarks/step_latency.py [--frames 300] [--threads 2]
@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from earlyact.config import ContextNetConfig, FeatureConfig, ModelConfig
+from earlyact.context_nets import WindowNet
 from earlyact.features import prefix_windows, window_dims
-from earlyact.models import Predictor, WindowNet
+from earlyact.models import Predictor
 from earlyact.skeleton import JHMDB15
 
 

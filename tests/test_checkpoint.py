@@ -9,7 +9,8 @@ from earlyact.checkpoint import (
     save_tensors,
 )
 from earlyact.config import ActionNetConfig, ContextNetConfig, ModelConfig, to_dict
-from earlyact.models import ActionNet, ContextNet, Predictor, StreamNets
+from earlyact.context_nets import ContextNet
+from earlyact.models import ActionNet, Predictor, StreamNets
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from earlyact.config import ActionNetConfig, ContextNetConfig, ModelConfig
-from earlyact.models import ActionNet, ContextNet, Predictor, Teacher
+from earlyact.context_nets import ContextNet
+from earlyact.models import ActionNet, Predictor, Teacher
 
 CFG = ModelConfig(hidden1=6, hidden2=4, dropout=0.0)
 
@@ -125,7 +126,7 @@ def test_context_net_first_frame_padding_reads_a_prefix_as_a_still_clip():
 
 
 def test_window_net_reads_each_frame_window_alone():
-    from earlyact.models import WindowNet
+    from earlyact.context_nets import WindowNet
 
     torch.manual_seed(0)
     net = WindowNet(10, 6, 4, ContextNetConfig(channels=4, window=8)).eval()
@@ -140,7 +141,7 @@ def test_window_net_reads_each_frame_window_alone():
 
 
 def test_window_ensemble_averages_its_members_log_probabilities_and_joins_their_embeddings():
-    from earlyact.models import WindowEnsemble, make_window_net
+    from earlyact.context_nets import WindowEnsemble, make_window_net
 
     torch.manual_seed(0)
     cfg = ContextNetConfig(channels=4, window=8, members=3)
@@ -163,8 +164,9 @@ def test_fused_prediction_runs_online_one_frame_at_a_time():
     import numpy as np
 
     from earlyact.config import FeatureConfig
+    from earlyact.context_nets import WindowNet
     from earlyact.features import prefix_windows, window_dims
-    from earlyact.models import WindowNet, fuse_logits
+    from earlyact.models import fuse_logits
     from earlyact.skeleton import JHMDB15
 
     torch.manual_seed(0)

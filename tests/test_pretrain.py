@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from earlyact.config import ContextNetConfig, TrainConfig
+from earlyact.context_nets import WindowNet
 from earlyact.data import Batch, pad_stack
 from earlyact.features import prefix_windows, prepared, window_dims
-from earlyact.models import WindowNet
 from earlyact.pretrain import prefix_ends, train_window_net
 from earlyact.skeleton import get_layout
 from earlyact.synthetic import make_dataset

@@ -136,8 +136,8 @@ def test_speed_members_read_the_motion_per_frame_observed(tiny_cfg):
     motion is per frame observed (``real_motion``), member 0's on DD-Net's; the two rows differ."""
     from dataclasses import replace
 
+    from earlyact.context_nets import make_window_net
     from earlyact.features import prefix_windows, prepared, window_dims
-    from earlyact.models import make_window_net
     from earlyact.skeleton import get_layout
     from earlyact.streams import window_features
     from earlyact.synthetic import make_dataset
@@ -193,8 +193,9 @@ def test_out_of_fold_context_nets_never_saw_their_clips_and_feed_training_clips(
     from dataclasses import replace
 
     from earlyact.config import ContextNetConfig
+    from earlyact.context_nets import WindowNet
     from earlyact.features import prepared
-    from earlyact.models import StreamNets, WindowNet
+    from earlyact.models import StreamNets
     from earlyact.synthetic import make_dataset
 
     cfg = replace(tiny_cfg, context_folds=3, context_net=ContextNetConfig(channels=2, window=8))

@@ -128,7 +128,8 @@ def _context_words(results: dict[str, Any]) -> str:
     if spec.get("source") == "dataset":
         return f"`{spec.get('backbone', 'CNN')}` frame features"
     if spec.get("network") == "window_net":
-        return "the embedding of a DD-Net-style window network over each frame's observed prefix (`models.WindowNet`)"
+        prefix = "the embedding of a DD-Net-style window network over each frame's observed prefix"
+        return f"{prefix} (`context_nets.WindowNet`)"
     if spec.get("network") == "context_net":
         return "the causal context network's embedding of the skeleton descriptor of `features.skeleton_context`"
     return "the skeleton descriptor of `features.skeleton_context`"

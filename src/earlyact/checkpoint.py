@@ -18,8 +18,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from earlyact.config import ActionNetConfig, ContextNetConfig, FeatureConfig, ModelConfig, from_dict
+from earlyact.context_nets import ContextNet, make_window_net
 from earlyact.methods import get_method
-from earlyact.models import ActionNet, ContextNet, Predictor, StreamNets, make_window_net
+from earlyact.models import ActionNet, Predictor, StreamNets
 from earlyact.storage import atomic_dir, atomic_write_with, read_json
 
 FORMAT_VERSION = 1

@@ -78,7 +78,7 @@ class ContextNetConfig:
     """Causal temporal CNN over the skeleton descriptor: stage 1's learned context on pose-only data.
 
     The pose-only counterpart of the paper's ImageNet CNN: a network pretrained as a classifier
-    whose per-frame embedding is the context stream (see ``models.ContextNet``).
+    whose per-frame embedding is the context stream (see ``context_nets.ContextNet``).
     """
 
     channels: int = 0  # base width f (blocks of f, 2f, 4f channels); 0 = stage 1 reads the descriptor itself
@@ -86,7 +86,7 @@ class ContextNetConfig:
     head_dropout: float = 0.5  # dropout in the classifier head
     padding: str = "zeros"  # before frame 0: "zeros", or "first" (frame 0 held: a short prefix reads as a still clip)
     window: int = 0  # > 0: DD-Net over each frame's observed prefix resampled to this many frames (a multiple
-    # of 4; models.WindowNet) instead of the causal temporal CNN
+    # of 4; context_nets.WindowNet) instead of the causal temporal CNN
     span: int = 64  # the window net's prefix is at most the last this many frames (long streams stay O(1))
     prefixes: int = 4  # window net training: prefix ends drawn per clip and batch (all frames on validation)
     prefix_min: float = 0.0  # window net training: prefixes cover at least this share of the clip (1: whole
@@ -103,7 +103,7 @@ class ContextNetConfig:
     label_smoothing: float = 0.0  # training targets: this share spread over all classes (0: one-hot)
     mixup: float = 0.0  # window net training: > 0 blends each batch with itself shuffled, inputs and targets
     # alike, the weight drawn from Beta(mixup, mixup) per batch (0: off)
-    members: int = 1  # > 1: an ensemble of this many window nets (own initialisations; models.WindowEnsemble)
+    members: int = 1  # > 1: an ensemble of this many window nets (own initialisations; context_nets.WindowEnsemble)
     speed_members: bool = False  # an ensemble's odd members read the motion per frame observed (real_motion),
     # the even ones DD-Net's: the body's speed tells most early on, the motion relative to the time seen later
     distill: float = 0.0  # window net training: weight of the whole-clip distillation, each training prefix's

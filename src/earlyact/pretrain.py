@@ -16,11 +16,12 @@ import torch
 
 from earlyact.augment import augment_clip
 from earlyact.config import AugmentConfig, ContextNetConfig, FeatureConfig, TrainConfig, to_dict
+from earlyact.context_nets import ContextNet, WindowNet
 from earlyact.data import Batch, Clip, batch_indices, make_batch, pad_stack
 from earlyact.evaluate import observed_frames
 from earlyact.features import action_inputs, prefix_windows, prepared, with_skeleton_context
 from earlyact.losses import frame_cross_entropy
-from earlyact.models import ActionNet, ContextNet, WindowNet
+from earlyact.models import ActionNet
 from earlyact.skeleton import get_layout
 from earlyact.train import FitResult, clip_digest, epoch_rng, fit, val_score
 

@@ -1,9 +1,9 @@
 """Learned feature streams: the frozen networks that turn poses into what the stages read.
 
 * The action network (paper Fig. 3): its per-frame LSTM state is the action stream.
-* The context network (``models.ContextNet``): on pose-only data, its per-frame embedding of the
+* The context network (``context_nets.ContextNet``): on pose-only data, its per-frame embedding of the
   skeleton descriptor is the context stream (the counterpart of the paper's ImageNet CNN).
-* The window network (``models.WindowNet``, ``context_net.window > 0``): DD-Net over each frame's
+* The window network (``context_nets.WindowNet``, ``context_net.window > 0``): DD-Net over each frame's
   window of the observed prefix (``features.prefix_windows``); its embedding is the context stream.
 
 Each is trained first as a classifier on the training clips, then frozen; the teachers and
@@ -23,10 +23,11 @@ import torch
 
 from earlyact.augment import augment_clip
 from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
+from earlyact.context_nets import ContextNet, WindowEnsemble, WindowNet, make_window_net, member_seed
 from earlyact.data import Clip, make_batch, pad_stack
 from earlyact.evaluate import ratio_predictions
 from earlyact.features import action_features, prefix_windows, prepared, window_dims, with_skeleton_context
-from earlyact.models import ActionNet, ContextNet, StreamNets, WindowEnsemble, WindowNet, make_window_net, member_seed
+from earlyact.models import ActionNet, StreamNets
 from earlyact.pretrain import train_action_net, train_context_net, train_window_net
 from earlyact.skeleton import get_layout
 
