@@ -71,12 +71,18 @@ def train_window_net(
         raise ValueError(f"context_net.distill must be >= 0 and cannot be combined with mixup; got {window}")
 
     def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
+        if rng is not None and window.distill > 0:  # training batches: each clip's whole-clip window last
+
+            def ends(c: Clip) -> np.ndarray:
+                return np.append(prefix_ends(c.num_frames, window.prefixes, window.prefix_min, rng), c.num_frames - 1)
+
+            wins = _windows(clips, features, window, ends)
+            lengths, labels = torch.tensor([len(w) - 1 for w in wins]), torch.tensor([c.label for c in clips])
+            rows = torch.from_numpy(np.stack(wins))  # (B, R + 1, L, D): equal row counts
+            return Batch(lengths=lengths, labels=labels, context=rows[:, :-1], whole=rows[:, -1:])
         draw = None if rng is None else (lambda c: prefix_ends(c.num_frames, window.prefixes, window.prefix_min, rng))
         wins = _windows(clips, features, window, draw)  # all frames' windows without a generator
         lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
-        if rng is not None and window.distill > 0:  # training batches: each clip's whole-clip window too
-            whole = np.stack(_windows(clips, features, window, lambda c: np.array([c.num_frames - 1])))
-            return Batch(lengths=lengths, labels=labels, context=pad_stack(wins), whole=torch.from_numpy(whole))
         if rng is None or window.mixup <= 0:
             return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
         x, partner = mixup(torch.from_numpy(np.stack(wins)), labels, window.mixup, rng)  # drawn rows: equal counts
