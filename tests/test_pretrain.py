@@ -97,21 +97,25 @@ def test_mixup_blends_inputs_and_targets_by_one_drawn_weight():
     assert w2 == w and torch.equal(partners2, partners) and torch.equal(again, blend)
 
 
+def _window_weights(tmp_path, tiny_cfg, name: str, epochs: int = 2, **options) -> torch.Tensor:
+    """All weights of a tiny window net trained from seed 0 on the demo clips with ``options``."""
+    index, clips = make_dataset(tiny_cfg.demo)
+    layout = get_layout(tiny_cfg.features.layout)
+    win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, **options)
+    torch.manual_seed(0)
+    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
+    train_window_net(
+        net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
+        TrainConfig(epochs=epochs, batch_size=8, val_fraction=0), tmp_path / name, 0,
+    )  # fmt: skip
+    return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+
 def test_window_net_mixup_reaches_its_training(tmp_path, tiny_cfg):
     """``context_net.mixup`` changes what the window net learns from the same batches (its saved
     settings name it), and a training run with it is deterministic."""
-    index, clips = make_dataset(tiny_cfg.demo)
-    layout = get_layout(tiny_cfg.features.layout)
-    weights = {}
-    for name, alpha in (("plain", 0.0), ("mix", 0.4), ("mix_again", 0.4)):
-        win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, mixup=alpha)
-        torch.manual_seed(0)
-        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
-        train_window_net(
-            net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
-            TrainConfig(epochs=2, batch_size=8, val_fraction=0), tmp_path / name, 0,
-        )  # fmt: skip
-        weights[name] = torch.cat([p.detach().flatten() for p in net.parameters()])
+    weights = {name: _window_weights(tmp_path, tiny_cfg, name, mixup=a) for name, a in
+               (("plain", 0.0), ("mix", 0.4), ("mix_again", 0.4))}  # fmt: skip
     assert not torch.allclose(weights["plain"], weights["mix"])
     assert torch.equal(weights["mix"], weights["mix_again"])
     assert '"mixup": 0.4' in (tmp_path / "mix" / "state.json").read_text()
@@ -156,25 +160,12 @@ def test_whole_clip_loss_pulls_prefixes_towards_the_whole_clip_embedding(tiny_cf
 def test_window_net_whole_clip_distillation_reaches_its_training(tmp_path, tiny_cfg):
     """``context_net.distill`` changes what the window net learns from the same batches, is logged
     and saved with the phase's settings, trains deterministically, and refuses mixup beside it."""
-    index, clips = make_dataset(tiny_cfg.demo)
-    layout = get_layout(tiny_cfg.features.layout)
-    weights = {}
-    for name, beta in (("plain", 0.0), ("kd", 1.0), ("kd_again", 1.0)):
-        win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, distill=beta)
-        torch.manual_seed(0)
-        net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
-        train_window_net(
-            net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
-            TrainConfig(epochs=2, batch_size=8, val_fraction=0), tmp_path / name, 0,
-        )  # fmt: skip
-        weights[name] = torch.cat([p.detach().flatten() for p in net.parameters()])
+    weights = {name: _window_weights(tmp_path, tiny_cfg, name, distill=b) for name, b in
+               (("plain", 0.0), ("kd", 1.0), ("kd_again", 1.0))}  # fmt: skip
     assert not torch.allclose(weights["plain"], weights["kd"])
     assert torch.equal(weights["kd"], weights["kd_again"])
     assert '"distill": 1.0' in (tmp_path / "kd" / "state.json").read_text()
     header = (tmp_path / "kd" / "metrics.csv").read_text().splitlines()[0]
     assert "distill" in header and "distill" not in (tmp_path / "plain" / "metrics.csv").read_text()
-    bad = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, distill=1.0, mixup=0.4)
-    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, bad), len(index.classes), bad)
     with pytest.raises(ValueError, match="distill"):
-        train_window_net(net, clips, [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
-                         TrainConfig(epochs=1, batch_size=8, val_fraction=0), tmp_path / "bad", 0)  # fmt: skip
+        _window_weights(tmp_path, tiny_cfg, "bad", epochs=1, distill=1.0, mixup=0.4)
