@@ -92,3 +92,21 @@ def test_mirror_clips_mirror_the_pose_and_drop_the_streams_made_from_it():
     assert clip.context is not None  # the input is left as it was
     with pytest.raises(ValueError, match="'b' has none"):
         mirror_clips([clip, Clip("b", 0, None, context=np.ones((3, 4), np.float32))], COCO18)
+
+
+def test_three_d_rotation_turns_about_the_vertical_axis_and_keeps_depth_distances():
+    pose = np.concatenate([_pose()[..., :2], np.random.default_rng(3).uniform(0, 200, (10, 2, 18, 1))], -1)
+    pose = np.concatenate([pose, np.full((10, 2, 18, 1), 0.7)], -1)  # (x, y, z, confidence)
+    pose[3, 1, 5, :3] = np.nan
+    out = scale_rotate(pose, np.random.default_rng(1), scale=0.0, degrees=30, coords=3)
+    np.testing.assert_allclose(out[..., 1], pose[..., 1])  # y (up) unchanged: a turn of the viewpoint
+    d = lambda p: np.linalg.norm(p[:, 0, 2, :3] - p[:, 1, 9, :3], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(d(out), d(pose))  # a rigid turn in 3-D
+    assert not np.allclose(out[..., [0, 2]], pose[..., [0, 2]])  # x and z mixed
+    assert np.isnan(out[3, 1, 5, :3]).all() and np.array_equal(out[..., 3], pose[..., 3])  # confidence kept
+    noisy = jitter(pose, np.random.default_rng(2), 0.05, COCO18, coords=3)
+    assert not np.allclose(noisy[..., 2], pose[..., 2], equal_nan=True)  # depth gets noise too ...
+    assert np.array_equal(noisy[..., 3], pose[..., 3])  # ... the confidence none
+    cfg = AugmentConfig(enabled=True, mirror=1.0, noise=0.0, speed=0.0, scale=0.0, rotation=0.0)
+    flipped = augment(pose, np.random.default_rng(0), cfg, COCO18, coords=3)
+    np.testing.assert_allclose(flipped[..., 1:3], mirror(pose, COCO18)[..., 1:3], rtol=1e-6)  # y, z as mirrored

@@ -229,9 +229,83 @@ def test_prefix_windows_real_motion_is_per_frame_observed():
     np.testing.assert_allclose(both[..., 378:], plain[..., 306:], atol=1e-6)
 
 
+def test_prefix_windows_cross_proximity_is_every_joint_pair_between_the_persons():
+    from earlyact.features import prefix_windows, window_dims
+    from earlyact.skeleton import causal_scale
+
+    pose = _pose(T=10)
+    pose[:, 1, 4] = pose[:, 0, 0]  # person 1's right wrist (joint 4) on person 0's nose (joint 0): contact
+    cfg = ContextNetConfig(window=8, cross=True)
+    w = prefix_windows(pose, COCO18, FeatureConfig(), cfg)
+    dist, motion = window_dims(2, COCO18, cfg)
+    assert (dist, motion) == (306 + 18 * 18, 72) and w.shape == (10, 8, dist + motion)
+    plain = _windows(pose)
+    np.testing.assert_allclose(w[..., :306], plain[..., :306], atol=1e-6)  # own distances, then proximity,
+    np.testing.assert_allclose(w[..., dist:], plain[..., 306:], atol=1e-6)  # then the motion as before
+    near = w[..., 306:dist].reshape(10, 8, 18, 18)  # [t, l, joint of person 0, joint of person 1]
+    np.testing.assert_allclose(near[:, :, 0, 4], 1.0, atol=1e-6)
+    scale = causal_scale(pose, COCO18)  # the last window frame of row t is frame t: d in body sizes
+    d = np.linalg.norm(pose[:, 0, 7] - pose[:, 1, 11], axis=-1) / scale  # person 0's left wrist, person 1's hip
+    np.testing.assert_allclose(near[:, -1, 7, 11], 1 / (1 + d), rtol=1e-5)
+    later = pose.copy()
+    later[6:, 1] += 80.0  # person 1 moves away from frame 6 on: rows before it do not change
+    np.testing.assert_allclose(prefix_windows(later, COCO18, FeatureConfig(), cfg)[:6], w[:6], atol=1e-5)
+    alone = pose.copy()
+    alone[:, 1] = np.nan  # nobody to be near: proximity 0, not the distance 0's "touching"
+    np.testing.assert_array_equal(prefix_windows(alone, COCO18, FeatureConfig(), cfg)[..., 306:dist], 0.0)
+    assert window_dims(1, COCO18, cfg) == window_dims(1, COCO18)  # one person: no channels
+
+
 def test_prefix_windows_missing_person_gives_zeros_not_nan():
     pose = _pose(T=5)
     pose[:, 1] = np.nan
     w = _windows(pose)
     assert np.isfinite(w).all()
     assert np.all(w[..., 153:306] == 0)  # person 1's distances
+
+
+def test_three_d_poses_at_one_depth_give_the_2d_features_and_depth_is_read():
+    from earlyact.features import action_channels, prefix_windows, window_dims
+
+    pose = _pose(T=8)  # (T, 2, 18, 2) x, y
+    flat = np.concatenate([pose, np.full((8, 2, 18, 1), 40.0)], -1)  # x, y, z: everyone at one depth
+    a2, c2 = normalize(pose, COCO18)
+    a3, c3 = normalize(flat, COCO18, coords=3)
+    np.testing.assert_allclose(a3[..., :2], a2, atol=1e-12)
+    np.testing.assert_allclose(a3[..., 2], 0.0, atol=1e-12)  # depth about the root
+    x2, x3 = action_input(pose, COCO18), action_input(flat, COCO18, coords=3)
+    assert x3.shape == (8, 36, 7) and action_channels(3) == 7 and action_channels() == x2.shape[-1] == 5
+    np.testing.assert_allclose(x3[..., [0, 1, 3, 4, 6]], x2, atol=1e-6)  # x, y, z, vx, vy, vz, visibility
+    np.testing.assert_allclose(x3[..., [2, 5]], 0.0, atol=1e-6)
+    window = ContextNetConfig(window=8)
+    w2 = prefix_windows(pose, COCO18, FeatureConfig(), window)
+    w3 = prefix_windows(flat, COCO18, FeatureConfig(coords=3), window)
+    assert w3.shape[-1] == sum(window_dims(2, COCO18, window, coords=3)) == 306 + 2 * 18 * 3
+    np.testing.assert_allclose(w3[..., :306], w2[..., :306], atol=1e-5)  # the same distances
+    motion = w3[..., 306:].reshape(8, 8, 2, 18, 3)
+    np.testing.assert_allclose(motion[..., :2], w2[..., 306:].reshape(8, 8, 2, 18, 2), atol=1e-5)
+    # depth in body sizes moves only as the running body size does: the same for every joint of everyone
+    np.testing.assert_allclose(motion[..., 2], motion[..., :1, :1, 2] * np.ones((2, 18)), atol=1e-6)
+    deep = flat.copy()
+    deep[:, 0, 4, 2] += 150.0  # person 0's right wrist reaches towards the camera: only depth changes
+    assert not np.allclose(prefix_windows(deep, COCO18, FeatureConfig(coords=3), window)[..., :306], w3[..., :306])
+    assert not np.allclose(normalize(deep, COCO18, coords=3)[0][:, 0, 4, 2], 0.0)
+    for cfg in (FeatureConfig(coords=3), FeatureConfig(coords=3, per_person=True, long_motion=2)):
+        assert skeleton_context(flat, COCO18, cfg).shape[1] == skeleton_context_dim(2, COCO18, cfg)
+
+
+def test_the_channel_after_the_coordinates_is_the_confidence_and_a_mismatch_is_refused():
+    from earlyact.data import Clip
+    from earlyact.features import prepared
+    from earlyact.skeleton import visible
+
+    pose = np.concatenate([_pose(T=4), np.full((4, 2, 18, 1), 0.05)], -1)  # a 3rd channel of 0.05
+    assert not visible(pose, 0.1).any()  # 2-D: the 3rd channel is a confidence below 0.1: all missing
+    assert visible(pose, 0.1, coords=3).all()  # 3-D: it is the depth, and there is no confidence
+    assert not visible(np.concatenate([pose, pose[..., :1] * 0], -1), 0.1, coords=3).any()  # (x, y, z, 0)
+    clip = Clip("kinect_007", 0, pose=pose[..., :2].astype(np.float32), source="skeletons/kinect_007.npy")
+    with pytest.raises(ValueError, match=r"kinect_007.*skeletons/kinect_007.npy.*coords=3"):
+        prepared([clip], FeatureConfig(coords=3))  # x, y only, but the config says x, y, z
+    with pytest.raises(ValueError, match="must be 2"):
+        prepared([clip], FeatureConfig(coords=4))
+    assert prepared([clip], FeatureConfig())[0].pose.shape == (4, 2, 18, 2)

@@ -116,6 +116,44 @@ def test_window_net_stream_trains_and_round_trips_through_the_checkpoint(tmp_pat
     assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])
 
 
+def test_three_d_poses_train_and_round_trip_through_the_checkpoint(tmp_path, tiny_cfg):
+    """Poses of (x, y, z, confidence) with ``features.coords=3``: the action network reads 7 channels per
+    joint, the window net 3-D motion, and a checkpoint reproduces the run's predictions."""
+    from dataclasses import replace
+
+    from earlyact.checkpoint import load_checkpoint
+    from earlyact.config import ContextNetConfig, FeatureConfig, TrainConfig
+    from earlyact.experiment import describe_streams, run_seed
+    from earlyact.predict import evaluate_checkpoint
+    from earlyact.synthetic import make_dataset
+
+    cfg = replace(
+        tiny_cfg,
+        methods=["kd-ms-lstm"],
+        features=FeatureConfig(coords=3, long_motion=2),
+        context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
+        context_train=TrainConfig(epochs=2, batch_size=8),
+    )
+    index, clips = make_dataset(cfg.demo)
+    with pytest.raises(ValueError, match=r"synthetic-interactions.*'x', 'y', 'confidence'.*features.coords=3"):
+        describe_streams(index, clips, cfg)  # the index says x, y: the config's 3-D is refused before training
+    index.streams["pose"]["channels"] = ["x", "y", "z", "confidence"]
+    rng = np.random.default_rng(0)
+    for c in clips:  # each person at a depth of its own, the joints a little in front or behind
+        depth = rng.uniform(300, 500, (1, 2, 1, 1)) + rng.normal(0, 20, c.pose.shape[:3] + (1,))
+        c.pose = np.concatenate([c.pose[..., :2], depth, c.pose[..., 2:]], -1).astype(np.float32)
+    train = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "train"]
+    test = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "test"]
+    preds = run_seed(train, test, index.classes, cfg, tmp_path, 0, describe_streams(index, train, cfg))
+    bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
+    assert bundle.info["action_net"]["in_channels"] == 7 and bundle.info["features"]["coords"] == 3
+    assert bundle.info["context_net"]["motion_dim"] == 2 * 18 * 3
+    assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])
+    flat = [replace(c, pose=c.pose[..., :2]) for c in test]  # x, y only (a 2-D clip): refused, clip named
+    with pytest.raises(ValueError, match=f"clip '{test[0].clip_id}'.*coords=3"):
+        evaluate_checkpoint(bundle, flat, cfg.ratios)
+
+
 def test_window_net_settings_are_checked(tmp_path, tiny_cfg):
     from dataclasses import replace
 

@@ -1,7 +1,8 @@
 """Training augmentation of pose sequences (T, P, J, C): every function is pure given its ``rng``.
 
-Scale, rotation, mirroring and noise act on the image plane around the clip's mean root; the speed change
-resamples time by linear interpolation (missing joints stay missing); a random prefix keeps the
+Scale, rotation, mirroring and noise act on the image plane around the clip's mean joint (3-D poses,
+``coords=3``: rotation about the vertical y axis, a change of viewpoint, and scale and noise on x, y, z);
+the speed change resamples time by linear interpolation (missing joints stay missing); a random prefix keeps the
 first part of a clip. Label-preserving for the actions we model; the features computed after
 augmentation are what the networks see, so pose normalisation stays in one place.
 """
@@ -18,15 +19,19 @@ from earlyact.data import Clip
 from earlyact.skeleton import JointLayout, causal_scale, mirror_order
 
 
-def scale_rotate(pose: np.ndarray, rng: np.random.Generator, scale: float, degrees: float) -> np.ndarray:
-    """Random anisotropic scale and rotation of x, y about the mean of all visible joints."""
-    xy = pose[..., :2]
-    centre = np.nanmean(xy.reshape(-1, 2), axis=0) if np.isfinite(xy).any() else np.zeros(2)
+def scale_rotate(
+    pose: np.ndarray, rng: np.random.Generator, scale: float, degrees: float, coords: int = 2
+) -> np.ndarray:
+    """Random anisotropic scale and rotation about the mean of all visible joints: of x, y in the image
+    plane, or (``coords=3``) of x, z about the vertical y axis, the camera moving round the people."""
+    xy = pose[..., :coords]
+    centre = np.nanmean(xy.reshape(-1, coords), axis=0) if np.isfinite(xy).any() else np.zeros(coords)
     a = np.deg2rad(rng.uniform(-degrees, degrees))
-    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    s = np.diag(rng.uniform(1 - scale, 1 + scale, size=2))
+    c, s_ = np.cos(a), np.sin(a)
+    rot = np.array([[c, -s_], [s_, c]]) if coords == 2 else np.array([[c, 0, s_], [0, 1, 0], [-s_, 0, c]])
+    s = np.diag(rng.uniform(1 - scale, 1 + scale, size=coords))
     out = pose.copy()
-    out[..., :2] = (xy - centre) @ (rot @ s).T + centre
+    out[..., :coords] = (xy - centre) @ (rot @ s).T + centre
     return out
 
 
@@ -38,11 +43,13 @@ def mirror(pose: np.ndarray, layout: JointLayout) -> np.ndarray:
     return out
 
 
-def jitter(pose: np.ndarray, rng: np.random.Generator, sigma: float, layout: JointLayout) -> np.ndarray:
-    """Gaussian noise of ``sigma`` body sizes on x, y (NaN stays NaN)."""
-    size = float(np.nanmedian(causal_scale(pose[..., :2], layout)))
+def jitter(
+    pose: np.ndarray, rng: np.random.Generator, sigma: float, layout: JointLayout, coords: int = 2
+) -> np.ndarray:
+    """Gaussian noise of ``sigma`` body sizes on the coordinates (NaN stays NaN)."""
+    size = float(np.nanmedian(causal_scale(pose[..., :coords], layout)))
     out = pose.copy()
-    out[..., :2] += rng.normal(0.0, sigma * size, size=pose[..., :2].shape)
+    out[..., :coords] += rng.normal(0.0, sigma * size, size=pose[..., :coords].shape)
     return out
 
 
@@ -58,15 +65,17 @@ def change_speed(pose: np.ndarray, factor: float) -> np.ndarray:
     return out.astype(pose.dtype)
 
 
-def augment(pose: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, layout: JointLayout) -> np.ndarray:
-    """One random augmentation of a (T, P, J, C) pose sequence."""
+def augment(
+    pose: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, layout: JointLayout, coords: int = 2
+) -> np.ndarray:
+    """One random augmentation of a (T, P, J, C) pose sequence of ``coords`` coordinates per joint."""
     if not cfg.enabled:
         return pose
-    out = scale_rotate(pose, rng, cfg.scale, cfg.rotation)
+    out = scale_rotate(pose, rng, cfg.scale, cfg.rotation, coords)
     if cfg.mirror > 0 and rng.random() < cfg.mirror:
         out = mirror(out, layout)
     if cfg.noise > 0:
-        out = jitter(out, rng, cfg.noise, layout)
+        out = jitter(out, rng, cfg.noise, layout, coords)
     if cfg.speed > 0:
         out = change_speed(out, rng.uniform(1 - cfg.speed, 1 + cfg.speed))
     if cfg.prefix > 0 and rng.random() < cfg.prefix:
@@ -74,10 +83,13 @@ def augment(pose: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, layo
     return out.astype(np.float32)
 
 
-def augment_clip(clip: Clip, rng: np.random.Generator, cfg: AugmentConfig, layout: JointLayout) -> Clip:
+def augment_clip(
+    clip: Clip, rng: np.random.Generator, cfg: AugmentConfig, layout: JointLayout, coords: int = 2
+) -> Clip:
     """The clip with an augmented pose and no other stream: those were computed from the old pose (a
     speed change or prefix even alters its length), so the caller recomputes the ones it reads."""
-    return replace(clip, pose=augment(np.asarray(clip.pose), rng, cfg, layout), context=None, action=None)
+    pose = augment(np.asarray(clip.pose), rng, cfg, layout, coords)
+    return replace(clip, pose=pose, context=None, action=None)
 
 
 def mirror_clips(clips: Sequence[Clip], layout: JointLayout) -> list[Clip]:

@@ -25,6 +25,8 @@ class FeatureConfig:
     layout: str = "coco18"  # joint layout of the pose stream (a name in skeleton.LAYOUTS)
     velocities: bool = True  # append per-joint velocities (frame differences) of the normalised pose
     distances: bool = True  # append pairwise joint distances within each person (scale invariant)
+    coords: int = 2  # coordinates per joint in the pose stream: 2 (x, y) or 3 (x, y, z, e.g. Kinect); a channel
+    # after them is the confidence (so C = coords or coords + 1; a 3rd channel is never guessed)
     min_confidence: float = 0.1  # joints with a confidence channel below this count as missing
     long_motion: int = 0  # > 0: also each joint's displacement over this many frames (DD-Net's fast motion: 2)
     person_order: str = "slots"  # "slots": persons as the pose tracker numbered them; "left_right": by position
@@ -100,6 +102,9 @@ class ContextNetConfig:
     # resampled window step: the speed that resampling a short prefix to the window scales away
     frame_motion: bool = False  # window rows also carry the motion per frame observed, read with the distances,
     # beside DD-Net's motion per window step (real_motion replaces it)
+    cross: bool = False  # window rows also carry each pair of persons' cross-person proximity, 1 / (1 + d) for the
+    # distance d (body sizes) between every joint of one and every joint of the other: where two people stand and
+    # touch, which each body's own distances and motion leave out (a missing joint reads 0, "not near")
     label_smoothing: float = 0.0  # training targets: this share spread over all classes (0: one-hot)
     mixup: float = 0.0  # window net training: > 0 blends each batch with itself shuffled, inputs and targets
     # alike, the weight drawn from Beta(mixup, mixup) per batch (0: off)

@@ -253,9 +253,16 @@ def headline_method(methods: Sequence[str]) -> str:
 
 
 def describe_streams(index: DatasetIndex, clips: Sequence[Clip], cfg: ExperimentConfig) -> dict[str, Any]:
-    """How each stream the model reads is computed (saved in results and checkpoints)."""
+    """How each stream the model reads is computed (saved in results and checkpoints). A dataset whose
+    index declares its pose channels is checked against ``features.coords`` first (``pose_coords``)."""
     specs: dict[str, Any] = {}
     pose = index.streams.get("pose", {})
+    declared = pose_coords(pose)
+    if declared is not None and declared != cfg.features.coords and set(cfg.streams) & {"context", "action"}:
+        raise ValueError(
+            f"dataset {index.name or '(unnamed)'}: its pose channels {pose['channels']} hold {declared} coordinates "
+            f"per joint, but features.coords={cfg.features.coords}; set --set features.coords={declared}"
+        )
     if "context" in cfg.streams:
         src = context_source(clips, cfg.features.context)
         specs["context"] = (
@@ -272,6 +279,13 @@ def describe_streams(index: DatasetIndex, clips: Sequence[Clip], cfg: Experiment
     if "action" in cfg.streams:
         specs["action"] = {"source": "action_net", "layout": cfg.features.layout, "pose": pose}
     return specs
+
+
+def pose_coords(pose_spec: dict[str, Any]) -> int | None:
+    """Coordinates per joint (2 or 3) of a dataset's pose stream as its index declares them
+    (``"channels": ["x", "y", "z", "confidence"]``); None when it declares none."""
+    channels = pose_spec.get("channels")
+    return None if not channels else sum(c in ("x", "y", "z") for c in channels)
 
 
 def _context_network(cfg: ExperimentConfig) -> str | None:

@@ -180,7 +180,7 @@ def _fit_frame_classifier(
 
     def to_batch(clips: Sequence[Clip], rng: np.random.Generator | None = None) -> Batch:
         if rng is not None and aug.enabled:
-            clips = [augment_clip(c, rng, aug, layout) for c in clips]  # these networks read the pose alone
+            clips = [augment_clip(c, rng, aug, layout, features.coords) for c in clips]  # they read the pose alone
         return encode(clips, rng if sampled else None)
 
     def batches(gen: torch.Generator) -> list[Batch]:

@@ -105,10 +105,11 @@ LAYOUTS: dict[str, JointLayout] = {
 DERIVED: dict[str, tuple[str, str]] = {"neck": ("l_shoulder", "r_shoulder"), "mid_hip": ("l_hip", "r_hip")}
 
 
-def convert_layout(pose: np.ndarray, src: JointLayout, dst: JointLayout) -> np.ndarray:
+def convert_layout(pose: np.ndarray, src: JointLayout, dst: JointLayout, coords: int = 2) -> np.ndarray:
     """(T, P, J_src, C) -> (T, P, J_dst, C): joints matched by name, ``DERIVED`` joints computed,
     joints ``dst`` has but ``src`` cannot provide are NaN (missing). E.g. BlazePose-33 -> COCO-18
-    takes the neck as the mid-point of the shoulders, as OpenPose defines it."""
+    takes the neck as the mid-point of the shoulders, as OpenPose defines it. A derived joint's
+    ``coords`` coordinates are the mean, a confidence channel after them the minimum."""
     T, P, _, C = pose.shape
     out = np.full((T, P, dst.num_joints, C), np.nan, dtype=pose.dtype)
     for j, name in enumerate(dst.joints):
@@ -116,9 +117,9 @@ def convert_layout(pose: np.ndarray, src: JointLayout, dst: JointLayout) -> np.n
             out[:, :, j] = pose[:, :, src.index(name)]
         elif name in DERIVED and all(n in src.joints for n in DERIVED[name]):
             a, b = (pose[:, :, src.index(n)] for n in DERIVED[name])
-            out[:, :, j, :2] = (a[..., :2] + b[..., :2]) / 2
-            if C > 2:
-                out[:, :, j, 2:] = np.minimum(a[..., 2:], b[..., 2:])
+            out[:, :, j, :coords] = (a[..., :coords] + b[..., :coords]) / 2
+            if coords < C:
+                out[:, :, j, coords:] = np.minimum(a[..., coords:], b[..., coords:])
     return out
 
 
@@ -144,16 +145,35 @@ def get_layout(name: str) -> JointLayout:
     return LAYOUTS[name]
 
 
-def visible(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
-    """(T, P, J) bool: joint present (finite x, y and, if a 3rd channel exists, confidence >= min)."""
-    ok = np.isfinite(pose[..., :2]).all(-1)
-    if pose.shape[-1] >= 3 and min_confidence > 0:
-        ok &= np.nan_to_num(pose[..., 2], nan=0.0) >= min_confidence
+def check_channels(pose: np.ndarray, coords: int, where: str) -> None:
+    """A (..., C) pose must hold ``coords`` coordinates (2: x, y; 3: x, y, z), optionally followed by a
+    confidence: C = coords or coords + 1. Anything else is refused with ``where`` (a clip, a file) named,
+    since a 3rd channel read the wrong way (depth as confidence, or confidence as depth) fails silently."""
+    if coords not in (2, 3):
+        raise ValueError(f"features.coords must be 2 (x, y) or 3 (x, y, z); got {coords}")
+    if pose.ndim != 4 or pose.shape[-1] not in (coords, coords + 1):
+        raise ValueError(
+            f"{where}: pose of shape {pose.shape} does not match features.coords={coords}: expected (T, P, J, C) "
+            f"with C = {coords} (coordinates) or {coords + 1} (coordinates, confidence)"
+        )
+
+
+def visible(pose: np.ndarray, min_confidence: float = 0.0, coords: int = 2) -> np.ndarray:
+    """(T, P, J) bool: joint present (finite coordinates and, if a channel follows the ``coords``
+    coordinates, confidence >= min)."""
+    ok = np.isfinite(pose[..., :coords]).all(-1)
+    if pose.shape[-1] > coords and min_confidence > 0:
+        ok &= np.nan_to_num(pose[..., coords], nan=0.0) >= min_confidence
     return ok
 
 
+def coordinates(pose: np.ndarray, min_confidence: float = 0.0, coords: int = 2) -> np.ndarray:
+    """(T, P, J, C) -> (T, P, J, coords) float64 coordinates, NaN where a joint is not ``visible``."""
+    return np.where(visible(pose, min_confidence, coords)[..., None], pose[..., :coords], np.nan).astype(np.float64)
+
+
 def _group_mean(xy: np.ndarray, group: tuple[int, ...]) -> np.ndarray:
-    """Mean over the joints of ``group``: (T, P, J, 2) -> (T, P, 2); NaN when all are missing."""
+    """Mean over the joints of ``group``: (T, P, J, D) -> (T, P, D); NaN when all are missing."""
     part = xy[:, :, list(group)]
     count = np.isfinite(part[..., 0]).sum(-1)
     total = np.nansum(part, axis=2)
@@ -181,21 +201,22 @@ def causal_scale(xy: np.ndarray, layout: JointLayout) -> np.ndarray:
 
 
 def normalize(
-    pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0, per_person: bool = False
+    pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0, per_person: bool = False, coords: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centre on the persons' mean root per frame and divide by the causal body size.
 
-    Returns ``(xy, centre)``: xy (T, P, J, 2) with NaN where a joint is missing, and the
-    centre (T, 2) in body-size units (its frame differences are the global motion).
+    Returns ``(xy, centre)``: xy (T, P, J, D) with NaN where a joint is missing, and the
+    centre (T, D) in body-size units (its frame differences are the global motion); D = ``coords``
+    (2: x, y; 3: x, y, z, the body size then measured in 3-D).
     One shared centre for all persons keeps their relative position (approach, contact);
     ``per_person`` centres each person on its own root instead (body shape apart from position;
     ``person_offsets`` then carries the positions).
     """
-    xy = np.where(visible(pose, min_confidence)[..., None], pose[..., :2], np.nan).astype(np.float64)
+    xy = coordinates(pose, min_confidence, coords)  # (T, P, J, D)
     scale = causal_scale(xy, layout)  # (T,)
-    root = _group_mean(xy, layout.root)  # (T, P, 2)
+    root = _group_mean(xy, layout.root)  # (T, P, D)
     centre = _fill_forward(_nanmean(root, axis=1))  # frames with no root keep the last known centre
-    own = _hold_rows(root) if per_person else centre[:, None, :]  # (T, P or 1, 2)
+    own = _hold_rows(root) if per_person else centre[:, None, :]  # (T, P or 1, D)
     norm = (xy - own[:, :, None, :]) / scale[:, None, None, None]
     return norm, centre / scale[:, None]
 
@@ -220,9 +241,9 @@ def _last_index(ok: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.where(ok, steps, -1), axis=0)
 
 
-def _person_x(pose: np.ndarray, min_confidence: float) -> np.ndarray:
+def _person_x(pose: np.ndarray, min_confidence: float, coords: int) -> np.ndarray:
     """(T, P) mean x of each person's visible joints; NaN where the person is missing."""
-    x = np.where(visible(pose, min_confidence), pose[..., 0], np.nan)
+    x = np.where(visible(pose, min_confidence, coords), pose[..., 0], np.nan)
     return _nanmean(x, axis=2)
 
 
@@ -242,7 +263,7 @@ def _slots(xs: np.ndarray, last: np.ndarray) -> np.ndarray:
     return cols[np.argsort(rows)]
 
 
-def order_left_right(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
+def order_left_right(pose: np.ndarray, min_confidence: float = 0.0, coords: int = 2) -> np.ndarray:
     """(T, P, J, C) -> the same poses with persons in left-to-right slots (causal, O(1) state).
 
     A tracker numbers persons by track, and tracks swap when people cross, touch or are lost; the
@@ -250,7 +271,7 @@ def order_left_right(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarra
     frame with all persons sorts them by x; a frame with fewer keeps each in the slot whose last
     known x is nearest, so one person briefly lost does not shift the other into its slot.
     """
-    xs = _person_x(pose, min_confidence)  # (T, P)
+    xs = _person_x(pose, min_confidence, coords)  # (T, P)
     count = np.isfinite(xs).sum(1)
     full = count == xs.shape[1]
     order = np.argsort(np.where(np.isfinite(xs), xs, np.inf), axis=1, kind="stable")  # (T, P) person per slot
@@ -269,31 +290,31 @@ def order_left_right(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarra
     return out
 
 
-def hold_missing(pose: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
+def hold_missing(pose: np.ndarray, min_confidence: float = 0.0, coords: int = 2) -> np.ndarray:
     """(T, P, J, C) -> a person missing in a frame keeps its last seen pose (causal).
 
     Pose estimators lose people for a few frames (occlusion, contact: a hug hides one body);
     holding the last pose keeps the descriptor continuous instead of jumping to "absent".
     """
     pose = np.asarray(pose, dtype=np.float64)
-    last = _last_index(visible(pose, min_confidence).any(axis=2))  # (T, P)
+    last = _last_index(visible(pose, min_confidence, coords).any(axis=2))  # (T, P)
     held = pose[np.maximum(last, 0), np.arange(pose.shape[1])[None, :]]  # (T, P, J, C)
     return np.where((last >= 0)[..., None, None], held, pose)
 
 
-def person_offsets(pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0) -> np.ndarray:
-    """(T, P, 2) each person's root relative to the persons' mean root, in body sizes (causal).
+def person_offsets(pose: np.ndarray, layout: JointLayout, min_confidence: float = 0.0, coords: int = 2) -> np.ndarray:
+    """(T, P, D) each person's root relative to the persons' mean root, in body sizes (causal).
 
     With per-person centring this is what keeps the persons' relative position (approach,
     contact); a person's missing root keeps its last value.
     """
-    xy = np.where(visible(pose, min_confidence)[..., None], pose[..., :2], np.nan).astype(np.float64)
-    root = _hold_rows(_group_mean(xy, layout.root))  # (T, P, 2)
-    centre = _nanmean(root, axis=1)  # (T, 2)
+    xy = coordinates(pose, min_confidence, coords)
+    root = _hold_rows(_group_mean(xy, layout.root))  # (T, P, D)
+    centre = _nanmean(root, axis=1)  # (T, D)
     return np.nan_to_num((root - centre[:, None]) / causal_scale(xy, layout)[:, None, None])
 
 
 def _hold_rows(x: np.ndarray) -> np.ndarray:
-    """(T, P, 2): NaN entries take the person's last finite value (leading NaNs stay NaN)."""
+    """(T, P, D): NaN entries take the person's last finite value (leading NaNs stay NaN)."""
     last = _last_index(np.isfinite(x))  # (T, P, 2)
     return np.where(last >= 0, np.take_along_axis(x, np.maximum(last, 0), axis=0), np.nan)

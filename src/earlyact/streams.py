@@ -26,7 +26,14 @@ from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
 from earlyact.context_nets import ContextNet, WindowEnsemble, WindowNet, make_window_net, member_seed
 from earlyact.data import Clip, make_batch, pad_stack
 from earlyact.evaluate import ratio_predictions
-from earlyact.features import action_features, prefix_windows, prepared, window_dims, with_skeleton_context
+from earlyact.features import (
+    action_channels,
+    action_features,
+    prefix_windows,
+    prepared,
+    window_dims,
+    with_skeleton_context,
+)
 from earlyact.models import ActionNet, StreamNets
 from earlyact.pretrain import train_action_net, train_context_net, train_window_net
 from earlyact.skeleton import get_layout
@@ -159,7 +166,7 @@ def _fit_window_net(
     if win.speed_members and (win.members < 2 or win.real_motion):
         raise ValueError(f"context_net.speed_members needs members >= 2 and real_motion off; got {win}")
     persons, _ = _num_persons_joints(train)
-    dist, motion = window_dims(persons, get_layout(cfg.features.layout), win)
+    dist, motion = window_dims(persons, get_layout(cfg.features.layout), win, cfg.features.coords)
     net = make_window_net(dist, motion, num_classes, win, seed)
     aug, opt = cfg.context_augment, cfg.context_train
     for i, member in enumerate(net.members if isinstance(net, WindowEnsemble) else [net]):  # each its own run
@@ -182,9 +189,10 @@ def fit_action_net(
     """Train (or reload) the skeleton network on the training clips; returns it and its description."""
     persons, joints = _num_persons_joints(train)
     torch.manual_seed(seed)
-    net = ActionNet(persons * joints, 5, num_classes, cfg.action_net)
+    channels = action_channels(cfg.features.coords)
+    net = ActionNet(persons * joints, channels, num_classes, cfg.action_net)
     train_action_net(net, train, val, cfg.features, cfg.augment, cfg.ratios, cfg.action_train, out_dir, seed)
-    desc = {"num_joints": persons * joints, "persons": persons, "in_channels": 5, "num_classes": num_classes,
+    desc = {"num_joints": persons * joints, "persons": persons, "in_channels": channels, "num_classes": num_classes,
             "config": to_dict(cfg.action_net)}  # fmt: skip
     return net.eval(), desc
 
@@ -252,7 +260,7 @@ def make_transform(cfg: ExperimentConfig, skeleton_context: bool, nets: StreamNe
     cache: dict[bytes, Clip] = {}
 
     def transform(clips: list[Clip], rng: np.random.Generator) -> list[Clip]:
-        out = [augment_clip(c, rng, cfg.augment, layout) for c in clips]
+        out = [augment_clip(c, rng, cfg.augment, layout, cfg.features.coords) for c in clips]
         keys = [_pose_key(c) for c in out]
         todo = {k: c for k, c in zip(keys, out, strict=True) if k not in cache}
         done = pose_streams(list(todo.values()), cfg.streams, skeleton_context, cfg.features, nets, training=True)
