@@ -52,6 +52,7 @@ from earlyact.context_nets import WindowEnsemble
 from earlyact.data import Clip, ClipEntry, DatasetIndex, split_groups_by_class, split_validation
 from earlyact.experiment import describe_streams, run_seed
 from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, training_video_sizes
+from earlyact.parallel import torch_threads
 from earlyact.predict import predict_ratios
 from earlyact.streams import add_streams, context_net_predictions, fit_context_net, member_folder
 from earlyact.train import final_weights
@@ -130,7 +131,8 @@ def context_only(clips, classes, variants, out: Path, seed: int, keep: float = 1
             train = split_validation(train, 1 - keep, seed + 1)[0]
         start = time.perf_counter()
         folder = out / name / f"seed_{seed}" / "context_net"
-        net, _ = fit_context_net(train, val, len(classes), cfg, folder, seed)
+        with torch_threads(cfg.threads):  # the benchmark's arithmetic (benchmark.THREADS)
+            net, _ = fit_context_net(train, val, len(classes), cfg, folder, seed)
         rows.append((name, _accuracy(net, val, cfg), time.perf_counter() - start))
         if _load_last_epoch(net, folder):
             last_rows.append((name, _accuracy(net, val, cfg), 0.0))
@@ -211,7 +213,8 @@ def main() -> None:
         cfg = load_config(None, [*overrides.split(), "methods=[lstm-ce,ms-lstm,kd-ms-lstm]"])
         folder = args.out / name / f"seed_{args.seed}"
         start = time.perf_counter()
-        run_seed(clips, [], classes, cfg, folder, args.seed, describe_streams(index, clips, cfg))
+        with torch_threads(cfg.threads):  # the benchmark's arithmetic (benchmark.THREADS)
+            run_seed(clips, [], classes, cfg, folder, args.seed, describe_streams(index, clips, cfg))
         rows.append((name, best_scores(folder), time.perf_counter() - start))
         val = split_validation(clips, cfg.train.val_fraction, args.seed, cfg.train.val_by_group)[1]
         per_ratio += [(name, m, acc) for m, acc in ratio_table(folder, val, cfg.ratios).items()]

@@ -35,6 +35,7 @@ from earlyact.config import ExperimentConfig, load_config
 from earlyact.data import Clip, ClipEntry, DatasetIndex, load_dataset, split_groups_by_class, split_validation
 from earlyact.experiment import describe_streams, run_seed
 from earlyact.jhmdb import clips_from_poses, pseudo_videos, read_gt_pickle, training_videos
+from earlyact.parallel import run_units
 
 Unit = tuple[str, int, list[Clip], list[Clip]]  # (name, seed, rest, held)
 
@@ -73,13 +74,16 @@ def ut_units(features: Path, folds: list[str], seeds: list[int]) -> tuple[list[s
 
 
 def score_variant(
-    cfg: ExperimentConfig, units: list[Unit], classes: list[str], dataset: str, out: Path
+    cfg: ExperimentConfig, units: list[Unit], classes: list[str], dataset: str, out: Path, workers: int = 1
 ) -> dict[str, np.ndarray]:
-    """Per method, (R, N) right (True) or wrong for every held-out clip of every unit, units in order."""
+    """Per method, (R, N) right (True) or wrong for every held-out clip of every unit, units in order
+    (``workers`` units trained side by side, each at ``cfg.threads`` torch threads, as the benchmarks do)."""
     right: dict[str, list[np.ndarray]] = {}
+    runs = []
     for unit, seed, rest, held in units:
         index = DatasetIndex(classes, [ClipEntry(c.clip_id, c.label, "train") for c in rest], {}, name=dataset)
-        got = run_seed(rest, held, classes, cfg, out / unit, seed, describe_streams(index, rest, cfg))
+        runs.append((rest, held, classes, cfg, out / unit, seed, describe_streams(index, rest, cfg)))
+    for (*_, held), got in zip(units, run_units(run_seed, runs, workers, cfg.threads, "units"), strict=True):
         labels = np.array([c.label for c in held])
         for m, p in got.items():
             right.setdefault(m, []).append(np.asarray(p) == labels[None])
@@ -114,6 +118,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "OVERRIDES"))
     ap.add_argument("--per-unit", action="store_true", help="also each unit's score and the paired counts")
+    ap.add_argument("--workers", type=int, default=2, help="units (seeds, folds) trained side by side")
     args = ap.parse_args()
     jhmdb = args.dataset == "jhmdb"
     base = JHMDB_DEFAULTS if jhmdb else UT_DEFAULTS
@@ -128,7 +133,8 @@ def main() -> None:
     rows, scored = [], []
     for name, overrides in variants:
         start = time.perf_counter()
-        right = score_variant(load_config(None, [*base, *overrides.split()]), units, classes, args.dataset, out / name)
+        cfg = load_config(None, [*base, *overrides.split()])
+        right = score_variant(cfg, units, classes, args.dataset, out / name, args.workers)
         scored.append((name, right))
         rows += [(f"{name} {m}", 100 * r.mean(1), time.perf_counter() - start) for m, r in right.items()]
     n = sum(len(held) for *_, held in units)

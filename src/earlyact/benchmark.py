@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from earlyact.config import AugmentConfig, ExperimentConfig, ExtractConfig, TrainConfig, load_config, to_dict
 from earlyact.data import Clip, DatasetIndex, group_order, load_dataset
 from earlyact.evaluate import markdown_table, results_dict, write_report, write_results
 from earlyact.experiment import describe_streams, headline_method, run_experiment
+from earlyact.parallel import run_units
 from earlyact.storage import atomic_write_json, atomic_write_text
 
 
@@ -24,7 +24,12 @@ def mirror_only(section: str) -> list[str]:
     return [f"{section}.enabled=true", f"{section}.mirror=0.5"] + [f"{section}.{k}=0" for k in others]
 
 
+THREADS = ["threads=1"]  # one torch thread per training process: the fastest here (benchmarks/thread_speed.py),
+# and the weights no longer depend on the machine's core count (torch's default thread count); `--workers`
+# sets how many seeds (UT: folds) train side by side, which leaves the weights unchanged
+
 JHMDB_DEFAULTS = [
+    *THREADS,
     "features.layout=jhmdb15",
     "features.long_motion=2",  # DD-Net's two-scale motion
     "context_net.channels=64",  # stage 1 reads a learned embedding of the pose ...
@@ -155,6 +160,7 @@ def _run(
 
 
 UT_DEFAULTS = [
+    *THREADS,
     "train.val_by_group=true",  # validation = a whole sequence (1 + seed places after the fold's), like the test folds
     "model.hidden1=128",  # 54 training clips per fold: small stages (128 over 64 on validation, stop 7)
     "model.hidden2=128",
@@ -174,6 +180,16 @@ UT_DEFAULTS = [
     *mirror_only("context_augment"),
     "model.fuse_context=0.5",  # students x the window net's classifier (benchmarks/refit_validation.py, stop 13)
 ]  # chosen on the folds' validation parts (benchmarks/validation_scores.py, refit_validation.py; docs/experiments.md)
+
+
+def run_fold(features: Path, fold: str, cfg: ExperimentConfig, out_dir: Path) -> dict[str, Any]:
+    """Leave-one-group-out fold ``fold`` of the dataset in ``features``: train on the other groups, test
+    on this one (``run_experiment``). Reads the dataset itself, so a worker process receives a path."""
+    index, clips = load_dataset(features)
+    group = {e.clip_id: e.group for e in index.clips}
+    train = [c for c in clips if group[c.clip_id] != fold]
+    test = [c for c in clips if group[c.clip_id] == fold]
+    return run_experiment(index, train, test, cfg, out_dir)
 
 
 def ut_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -209,11 +225,9 @@ def benchmark_ut_interaction(
     folds = group_order(group.values())
     per_fold: dict[str, list[list[float]]] = {m: [] for m in cfg.methods}
     sizes, compute, confusions = [], 0.0, {}
-    for g in tqdm(folds, desc="folds", unit="fold"):
-        train = [c for c in clips if group[c.clip_id] != g]
-        test = [c for c in clips if group[c.clip_id] == g]
-        res = run_experiment(index, train, test, cfg, out / f"fold_{g}")
-        sizes.append(len(test))
+    units = [(feats, g, replace(cfg, workers=1), out / f"fold_{g}") for g in folds]  # a fold's seeds in its worker
+    for g, res in zip(folds, run_units(run_fold, units, cfg.workers, cfg.threads, "folds"), strict=True):
+        sizes.append(sum(group[c.clip_id] == g for c in clips))
         compute += sum(res["compute_seconds"].values())
         for r, m in res["confusion"].items():  # summed over folds and seeds
             confusions[float(r)] = confusions.get(float(r), 0) + np.array(m)

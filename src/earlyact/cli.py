@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     b.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
     b.add_argument("--report", type=Path, help="also write a Markdown report here (e.g. docs/results/jhmdb.md)")
+    b.add_argument("--workers", type=int, default=3, help="seeds trained side by side (processes; results unchanged)")
     _config_args(b)
     u = bench.add_parser(
         "ut-interaction", help="UT-Interaction segmented set: extract, then 10-fold leave-one-sequence-out"
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
     u.add_argument("--features", type=Path, help="feature folder to reuse or write (default OUT/features)")
     u.add_argument("--seeds", nargs="+", type=int, default=[0])
-    u.add_argument("--workers", type=int, default=2, help="extraction worker processes")
+    u.add_argument("--workers", type=int, default=2, help="processes extracting clips, then training folds in parallel")
     u.add_argument("--report", type=Path, help="also write a Markdown report here (docs/results/ut-interaction.md)")
     _config_args(u)
     return parser
@@ -138,11 +139,12 @@ def _benchmark(args: argparse.Namespace) -> None:
     from earlyact.config import ExtractConfig
 
     seeds = f"seeds=[{','.join(map(str, args.seeds))}]"
+    overrides = [f"workers={args.workers}", *args.overrides, seeds]
     if args.dataset == "jhmdb":
-        cfg = benchmark.jhmdb_config(args.config, [*args.overrides, seeds])
+        cfg = benchmark.jhmdb_config(args.config, overrides)
         benchmark.benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line, args.report)
     else:
-        cfg = benchmark.ut_config(args.config, [*args.overrides, seeds])
+        cfg = benchmark.ut_config(args.config, overrides)
         extract = ExtractConfig(workers=args.workers)
         benchmark.benchmark_ut_interaction(
             args.root, cfg, args.out, extract, args.features, args.command_line, args.report

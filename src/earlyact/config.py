@@ -195,6 +195,9 @@ class ExperimentConfig:
         default_factory=lambda: ["context", "action"]
     )  # streams the predictor reads: "context", "action" or both
     seeds: list[int] = field(default_factory=lambda: [0])  # one full run per seed
+    workers: int = 1  # processes training seeds (the UT benchmark: folds) side by side (earlyact.parallel)
+    threads: int = 0  # torch threads per training process (0: torch's default, the machine's core count); the
+    # weights depend on it (the arithmetic), not on workers: the benchmarks fix 1, also the fastest here
     ratios: list[float] = field(
         default_factory=lambda: [round(0.1 * i, 1) for i in range(1, 11)]
     )  # observation ratios of the evaluation

@@ -23,6 +23,7 @@ from earlyact.data import Clip, DatasetIndex, load_dataset, shared_group, split_
 from earlyact.evaluate import confusion_matrix, results_dict, write_results
 from earlyact.methods import get_method
 from earlyact.models import Predictor
+from earlyact.parallel import run_units, torch_threads
 from earlyact.predict import evaluate_checkpoint, mirrored_views, predict_ratios, prediction_options
 from earlyact.storage import atomic_write_json
 from earlyact.streams import (
@@ -95,6 +96,30 @@ def run_seed(
             name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed, mirrored
         )
     return preds
+
+
+def timed_seed(
+    train_all: Sequence[Clip], test: Sequence[Clip], classes: Sequence[str], cfg: ExperimentConfig,
+    out_dir: Path, seed: int, stream_specs: dict[str, Any],
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """``run_seed``, its seconds added to the seed folder's ``timing.json`` (in whichever process ran it,
+    ``parallel.run_units``; each seed its own file, so seeds run side by side never write one file)."""
+    start = time.perf_counter()
+    preds = run_seed(train_all, test, classes, cfg, out_dir, seed, stream_specs)
+    _add_time(out_dir / "timing.json", "seconds", time.perf_counter() - start)
+    return preds
+
+
+def compute_seconds(out: Path, seeds: Sequence[int]) -> dict[str, float]:
+    """Per seed, the seconds its runs took, summed over interrupted and resumed parts (a run folder
+    written before the seeds kept their own also counts its top-level ``timing.json``)."""
+    legacy = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() else {}
+    times = {}
+    for s in seeds:
+        own = out / f"seed_{s}" / "timing.json"
+        mine = json.loads(own.read_text())["seconds"] if own.exists() else 0.0
+        times[f"seed_{s}"] = round(legacy.get(f"seed_{s}", 0.0) + mine, 1)
+    return times
 
 
 def held_out_validation(
@@ -220,10 +245,9 @@ def run_experiment(
     labels = np.array([c.label for c in test])
     per_seed: dict[str, list[list[float]]] = {m: [] for m in cfg.methods}
     confusions: dict[float, np.ndarray] = {}
-    for seed in cfg.seeds:
-        start = time.perf_counter()
-        preds = run_seed(train, test, index.classes, cfg, out / f"seed_{seed}", seed, stream_specs)
-        _add_time(out / "timing.json", f"seed_{seed}", time.perf_counter() - start)
+    units = [(train, test, index.classes, cfg, out / f"seed_{seed}", seed, stream_specs) for seed in cfg.seeds]
+    done = run_units(timed_seed, units, cfg.workers, cfg.threads, "seeds")  # in order of cfg.seeds
+    for preds in done:
         for m, p in preds.items():
             per_seed[m].append((100.0 * (p == labels[None, :]).mean(1)).round(2).tolist())
         best = headline_method(cfg.methods)
@@ -233,7 +257,7 @@ def run_experiment(
                 confusions[r] = confusions.get(r, 0) + m
     extra = {"stream_specs": stream_specs, "confusion_method": headline_method(cfg.methods),
              "confusion": {f"{r:g}": m.tolist() for r, m in confusions.items()}}  # fmt: skip
-    extra["compute_seconds"] = json.loads((out / "timing.json").read_text())
+    extra["compute_seconds"] = compute_seconds(out, cfg.seeds)
     results = results_dict(cfg.ratios, per_seed, len(test), index.classes, cfg.streams, cfg.seeds, extra)
     write_results(results, out, confusions)
     (out / "config.yaml").write_text(dump_yaml(cfg))
@@ -314,7 +338,8 @@ def train_on_dataset(root: str | Path, method: str, seed: int, cfg: ExperimentCo
     index, train = _split(root, "train")
     cfg = replace(cfg, methods=[method], seeds=[seed])
     out = Path(out_dir)
-    run_seed(train, [], index.classes, cfg, out, seed, describe_streams(index, train, cfg))
+    with torch_threads(cfg.threads):
+        run_seed(train, [], index.classes, cfg, out, seed, describe_streams(index, train, cfg))
     (out / "config.yaml").write_text(dump_yaml(cfg))
     return out / method / "checkpoint"
 
