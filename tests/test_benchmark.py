@@ -48,6 +48,7 @@ def test_benchmark_jhmdb_any_split(tmp_path, capsys):
     report = (tmp_path / "doc" / "j.md").read_text()
     assert "benchmark jhmdb" in report and "| kd-ms-lstm |" in report and "j_accuracy.png" in report
     assert "all the training clips for a fixed schedule" in report and "the stages 2 epochs along a cosine" in report
+    assert "seeds trained in 2 processes side by side at 1 torch thread each" in report  # --workers 3, 2 seeds
     assert (tmp_path / "doc" / "j_accuracy.png").exists() and set(res["compute_seconds"]) == {"seed_0", "seed_1"}
     # the final fit: every network on all 8 training clips, each phase for all its epochs, nothing scored
     for phase in ("context_net", "action_net", "teachers", "kd-ms-lstm/students"):
@@ -82,6 +83,7 @@ def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, caps
         assert all(cid.endswith(f"seq0{held}") for cid in record["validation"])
     report = (tmp_path / "doc" / "ut.md").read_text()
     assert "leave-one-sequence-out" in report and "early-stops on a validation part" in report
+    assert "folds trained one after another in one process at 1 torch thread" in report and res["train_wall_s"] > 0
     confusion = np.array(res["confusion"]["1"])  # kd-ms-lstm at r = 1.0, summed over folds and seeds
     assert res["confusion_method"] == "kd-ms-lstm" and confusion.sum() == 18 * len(res["seeds"])
     np.testing.assert_array_equal(confusion.sum(1), 3 * len(res["seeds"]))  # 3 clips of each class

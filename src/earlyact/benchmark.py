@@ -85,7 +85,8 @@ def benchmark_jhmdb(
         compute = sum(results["compute_seconds"].values())
         fusion = _fusion_words(cfg.model.fuse_context, cfg.model.fuse_action)
         intro = f"""Produced by `{command}`: {compute:.0f} s of compute on this machine (2 CPU cores), summed
-over seeds {results["seeds"]} and over interrupted and resumed parts of the run.
+over seeds {results["seeds"]} and over interrupted and resumed parts of the run; {results["wall_time_s"]:.0f} s wall
+in this call. {_process_words(cfg, "seeds", len(cfg.seeds))}
 
 Data: JHMDB ground-truth 2D joints (`pos_world`, 15 joints, one person), {len(index.classes)} classes,
 training file `{train_path}`, test file `{test_path}` ({results["n_clips"]} test clips). Streams read
@@ -95,6 +96,17 @@ std over seeds; `teacher` sees the whole clip (offline upper bound). Discussion 
 it does not, and why; settings chosen on validation): README.md, "What the numbers say so far"."""
         write_report(results, out_dir, report, "JHMDB early action prediction", intro)
     return results
+
+
+def _process_words(cfg: ExperimentConfig, units: str, count: int) -> str:
+    """How the ``count`` training units were spread over processes, and the thread count the weights depend on."""
+    threads = "torch's default threads" if cfg.threads <= 0 else f"{cfg.threads} torch thread{'s' * (cfg.threads > 1)}"
+    workers = min(cfg.workers, count)
+    how = "one after another in one process" if workers <= 1 else f"in {workers} processes side by side"
+    return (
+        f"The {units} trained {how} at {threads} each (`workers`, `threads`; the weights depend on the "
+        "thread count, not on the processes)."
+    )
 
 
 def _fusion_words(weight: float, action: float = 0.0) -> str:
@@ -226,7 +238,10 @@ def benchmark_ut_interaction(
     per_fold: dict[str, list[list[float]]] = {m: [] for m in cfg.methods}
     sizes, compute, confusions = [], 0.0, {}
     units = [(feats, g, replace(cfg, workers=1), out / f"fold_{g}") for g in folds]  # a fold's seeds in its worker
-    for g, res in zip(folds, run_units(run_fold, units, cfg.workers, cfg.threads, "folds"), strict=True):
+    start = time.perf_counter()
+    done = run_units(run_fold, units, cfg.workers, cfg.threads, "folds")
+    train_s = time.perf_counter() - start
+    for g, res in zip(folds, done, strict=True):
         sizes.append(sum(group[c.clip_id] == g for c in clips))
         compute += sum(res["compute_seconds"].values())
         for r, m in res["confusion"].items():  # summed over folds and seeds
@@ -240,7 +255,7 @@ def benchmark_ut_interaction(
     results["accuracy_per_fold"] = results.pop("accuracy_per_seed")  # std: over folds
     results.update(folds=folds, root=str(root), features=str(feats), command=command,
                    fuse_context=cfg.model.fuse_context, extract_wall_s=round(extract_s, 1),
-                   train_compute_s=round(compute, 1), extract=to_dict(extract_cfg),
+                   train_wall_s=round(train_s, 1), train_compute_s=round(compute, 1), extract=to_dict(extract_cfg),
                    stream_specs=describe_streams(index, clips, cfg))  # fmt: skip
     results.update(confusion_method=headline_method(cfg.methods),
                    confusion={f"{r:g}": m.tolist() for r, m in confusions.items()})  # fmt: skip
@@ -248,7 +263,8 @@ def benchmark_ut_interaction(
     if report is not None:
         intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s in this
 call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for {len(folds)} folds
-× seeds {cfg.seeds} (summed over interrupted and resumed parts). Context stream: {_context_words(results)}.
+× seeds {cfg.seeds} (summed over interrupted and resumed parts), {train_s:.0f} s wall in this call.
+{_process_words(cfg, "folds", len(folds))} Context stream: {_context_words(results)}.
 {_fusion_words(cfg.model.fuse_context, cfg.model.fuse_action)} {_fit_words(cfg.train)}
 
 Data: `{root}`, {len(clips)} clips, {len(index.classes)} classes, leave-one-sequence-out (each sequence's clips are
