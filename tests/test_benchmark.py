@@ -49,6 +49,7 @@ def test_benchmark_jhmdb_any_split(tmp_path, capsys):
     assert "benchmark jhmdb" in report and "| kd-ms-lstm |" in report and "j_accuracy.png" in report
     assert "all the training clips for a fixed schedule" in report and "the stages 2 epochs along a cosine" in report
     assert "seeds trained in 2 processes side by side at 1 torch thread each" in report  # --workers 3, 2 seeds
+    assert "joined embeddings of 2 DD-Net-style window networks" in report  # JHMDB_DEFAULTS: two members
     assert (tmp_path / "doc" / "j_accuracy.png").exists() and set(res["compute_seconds"]) == {"seed_0", "seed_1"}
     # the final fit: every network on all 8 training clips, each phase for all its epochs, nothing scored
     for phase in ("context_net", "action_net", "teachers", "kd-ms-lstm/students"):
