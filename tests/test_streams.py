@@ -137,6 +137,8 @@ def test_three_d_poses_train_and_round_trip_through_the_checkpoint(tmp_path, tin
     index, clips = make_dataset(cfg.demo)
     with pytest.raises(ValueError, match=r"synthetic-interactions.*'x', 'y', 'confidence'.*features.coords=3"):
         describe_streams(index, clips, cfg)  # the index says x, y: the config's 3-D is refused before training
+    cnn = [replace(c, context=np.zeros((c.num_frames, 4), np.float32)) for c in clips]  # no stream reads the pose:
+    assert describe_streams(index, cnn, replace(cfg, streams=["context"]))["context"]["source"] == "dataset"  # no check
     index.streams["pose"]["channels"] = ["x", "y", "z", "confidence"]
     rng = np.random.default_rng(0)
     for c in clips:  # each person at a depth of its own, the joints a little in front or behind
