@@ -281,15 +281,15 @@ def describe_streams(index: DatasetIndex, clips: Sequence[Clip], cfg: Experiment
     index declares its pose channels is checked against ``features.coords`` first (``pose_coords``)."""
     specs: dict[str, Any] = {}
     pose = index.streams.get("pose", {})
-    skeleton = "context" in cfg.streams and context_source(clips, cfg.features.context) == "skeleton"
+    src = context_source(clips, cfg.features.context) if "context" in cfg.streams else None
+    skeleton = src == "skeleton"
     declared = pose_coords(pose)
     if declared is not None and declared != cfg.features.coords and ("action" in cfg.streams or skeleton):
         raise ValueError(
             f"dataset {index.name or '(unnamed)'}: its pose channels {pose['channels']} hold {declared} coordinates "
             f"per joint, but features.coords={cfg.features.coords}; set --set features.coords={declared}"
         )
-    if "context" in cfg.streams:
-        src = context_source(clips, cfg.features.context)
+    if src is not None:
         specs["context"] = (
             {"source": "dataset", **index.streams.get("context", {})}
             if src == "dataset"

@@ -316,5 +316,5 @@ def person_offsets(pose: np.ndarray, layout: JointLayout, min_confidence: float 
 
 def _hold_rows(x: np.ndarray) -> np.ndarray:
     """(T, P, D): NaN entries take the person's last finite value (leading NaNs stay NaN)."""
-    last = _last_index(np.isfinite(x))  # (T, P, 2)
+    last = _last_index(np.isfinite(x))  # (T, P, D)
     return np.where(last >= 0, np.take_along_axis(x, np.maximum(last, 0), axis=0), np.nan)
