@@ -80,6 +80,19 @@ def test_blazepose_to_coco18_neck_is_mid_shoulders():
         np.testing.assert_array_equal(coco[:, 0, COCO18.index(coco_name)], bp[:, 0, bp_index])
 
 
+def test_derived_joint_in_3d_averages_depth_and_takes_the_lower_confidence():
+    """With coords=3 the third channel is depth (averaged), not a confidence (the minimum)."""
+    from earlyact.skeleton import BLAZEPOSE33, convert_layout
+
+    bp = np.random.default_rng(2).uniform(0, 1, size=(4, 1, 33, 4))  # x, y, z, visibility
+    coco = convert_layout(bp, BLAZEPOSE33, COCO18, coords=3)
+    neck, l_sh, r_sh = coco[:, 0, COCO18.index("neck")], bp[:, 0, 11], bp[:, 0, 12]
+    np.testing.assert_allclose(neck[:, :3], (l_sh[:, :3] + r_sh[:, :3]) / 2)
+    np.testing.assert_allclose(neck[:, 3], np.minimum(l_sh[:, 3], r_sh[:, 3]))
+    as_2d = convert_layout(bp, BLAZEPOSE33, COCO18)  # the 2-D reading takes z for a confidence
+    assert not np.allclose(as_2d[:, 0, 1, 2], neck[:, 2])
+
+
 @pytest.mark.parametrize("name", ["jhmdb15", "kinect20", "kinect25"])
 def test_layout_conversions_keep_named_joints_and_mark_the_rest_missing(name):
     from earlyact.skeleton import convert_layout, get_layout

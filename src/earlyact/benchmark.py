@@ -192,7 +192,7 @@ UT_DEFAULTS = [
     "context_net.channels=32",
     "context_net.window=32",  # stage 1: the window net over each frame's observed prefix, resampled to 32 frames,
     "context_net.span=192",  # covering a whole segmented clip (set 1: 59-183 frames)
-    "context_net.prefixes=8",
+    "context_net.prefixes=8",  # one window net: two were level on the rotated validation (docs/experiments.md, stop 27)
     "context_train.epochs=80",
     *mirror_only("augment"),
     *mirror_only("context_augment"),
