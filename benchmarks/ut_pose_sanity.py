@@ -20,8 +20,9 @@ import numpy as np
 from earlyact.config import ExtractConfig
 from earlyact.data import load_dataset
 from earlyact.datasets import UT_CLASSES, read_ut_interaction
+from earlyact.extract import extraction_summary
 from earlyact.pose import estimate_video
-from earlyact.skeleton import COCO18
+from earlyact.skeleton import COCO18, persons_found
 from earlyact.video import read_video
 
 
@@ -34,16 +35,14 @@ def print_table(title: str, rows: list[tuple[str, int, int, float, float]]) -> N
 
 
 def from_features(folder: Path) -> None:
-    """The same table from the pose streams of an extracted dataset (every frame of every clip)."""
+    """The same table from the pose streams of an extracted dataset (every frame of every clip),
+    ``extract.extraction_summary``'s, which the UT-Interaction benchmark report quotes too."""
     index, clips = load_dataset(folder)
-    neck = COCO18.index("neck")
-    rows = []
-    for label, name in enumerate(index.classes):
-        counts = [np.isfinite(np.asarray(c.pose)[:, :, neck, 0]).sum(1) for c in clips if c.label == label]
-        n = np.concatenate(counts)
-        rows.append((name, len(counts), len(n), 100 * (n >= 1).mean(), 100 * (n == 2).mean()))
-    extract = index.streams.get("extract", {})
-    print_table(f"{folder}: poses from `earlyact extract` (extract config {extract})", rows)
+    summary = extraction_summary(index, clips)
+    rows = [(name, v["clips"], v["frames"], v["one"], v["all"]) for name, v in summary["persons_per_class"].items()]
+    print_table(f"{folder}: poses from `earlyact extract` (extract config {summary['extract']})", rows)
+    if summary["seconds"] is not None:
+        print(f"\ncompute summed over clips: {summary['seconds']} s ({summary['frames_per_compute_s']} frames/s)")
 
 
 def main() -> None:
@@ -59,7 +58,6 @@ def main() -> None:
     if args.features is not None:
         return from_features(args.features)
     _, entries = read_ut_interaction(args.root)
-    neck = COCO18.index("neck")
     rows, frames_done, seconds = [], 0, 0.0
     for label, name in enumerate(UT_CLASSES):
         if name not in args.classes:
@@ -72,7 +70,7 @@ def main() -> None:
             pose = estimate_video(frames, 2, detect_every=args.detect_every, min_presence=args.min_presence)
             seconds += time.perf_counter() - start
             frames_done += len(frames)
-            found.append(np.isfinite(pose[:, :, neck, 0]).sum(1))
+            found.append(persons_found(pose, COCO18))
         n = np.concatenate(found)
         rows.append((name, len(clips), len(n), 100 * (n >= 1).mean(), 100 * (n == 2).mean()))
     print_table(f"UT-Interaction {args.root.name}: {args.per_class} clips/class, every {args.stride} frame(s), "

@@ -90,6 +90,11 @@ def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, caps
     np.testing.assert_array_equal(confusion.sum(1), 3 * len(res["seeds"]))  # 3 clips of each class
     assert 100 * np.trace(confusion) / confusion.sum() == pytest.approx(res["accuracy"]["kd-ms-lstm"][-1], abs=0.01)
     assert "summed over folds and seeds" in (tmp_path / "doc" / "ut.md").read_text()
+    ext = res["extraction"]  # read back from the store: still there when a later run reuses the features
+    assert ext["frames"] == 18 * 6 and set(ext["seconds"]) == {"decode", "pose", "context"}
+    assert ext["persons_per_class"]["kick"] == {"clips": 3, "frames": 18, "one": 0.0, "all": 0.0}  # nobody in them
+    assert "context backbone `efficientnet-lite0` (onnxruntime), extracted but not read" in report
+    assert "Frames in which all 2 persons were found, per class (%): hand_shake 0, hug 0," in report
     stamp = (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns
     assert main(args) == 0  # a second run reuses the features and every finished fold
     assert (out / "features" / "clips" / "ut_006_seq01" / "meta.json").stat().st_mtime_ns == stamp

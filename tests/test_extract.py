@@ -27,6 +27,12 @@ def test_extract_writes_clips_and_resumes(tmp_path, videos, capsys):
     assert clip.pose.shape == (6, 2, 18, 3) and clip.context.shape == (6, 1280) and clip.fps == 10
     assert np.isnan(clip.pose).all()  # no person in these frames: kept, marked missing, not dropped
     assert index.streams["context"]["backbone"] == "efficientnet-lite0"
+    seconds = clip.meta["seconds"]  # each step's compute time, kept with the clip
+    assert set(seconds) == set(extract.STEPS) and all(v >= 0 for v in seconds.values()) and seconds["context"] > 0
+    summary = extract.extraction_summary(index, clips)
+    assert summary["frames"] == 12 and summary["max_persons"] == 2
+    assert summary["seconds"]["pose"] == pytest.approx(sum(c.meta["seconds"]["pose"] for c in clips), abs=0.1)
+    assert summary["persons_per_class"] == {"unlabelled": {"clips": 2, "frames": 12, "one": 0.0, "all": 0.0}}
     stamp = (out / "clips" / "a" / "meta.json").stat().st_mtime_ns
     assert main(["extract", str(videos), "--layout", "videos", "--out", str(out)]) == 0
     assert (out / "clips" / "a" / "meta.json").stat().st_mtime_ns == stamp  # done clips are skipped
@@ -148,3 +154,20 @@ def test_bad_settings_fail_before_any_worker_starts(tmp_path, videos):
     with pytest.raises(ValueError, match="extract.runtime must be"):
         extract.extract_dataset(videos, "videos", tmp_path / "o", cfg)
     assert not (tmp_path / "o").exists()
+
+
+def test_extraction_summary_counts_the_frames_where_every_person_is_found():
+    from earlyact.data import Clip, ClipEntry, DatasetIndex
+    from earlyact.skeleton import COCO18
+
+    pose = np.full((4, 2, 18, 3), np.nan)
+    pose[:, 0] = 1.0  # person 0 in every frame
+    pose[2:, 1] = 1.0  # person 1 in the last two
+    pose[3, 1, COCO18.index("neck")] = np.nan  # ... but without its root (neck) in frame 3: a stray limb
+    old = Clip("b", 1, pose=pose[:, :1].copy(), meta={})  # a clip from a store made before the timing record
+    index = DatasetIndex(["x", "y"], [ClipEntry("a", 0, "all"), ClipEntry("b", 1, "all")],
+                         {"extract": {"max_persons": 2}, "pose": {"layout": "coco18"}})  # fmt: skip
+    summary = extract.extraction_summary(index, [Clip("a", 0, pose=pose, meta={"seconds": {}}), old])
+    assert summary["persons_per_class"]["x"] == {"clips": 1, "frames": 4, "one": 100.0, "all": 25.0}
+    assert summary["persons_per_class"]["y"] == {"clips": 1, "frames": 4, "one": 100.0, "all": 0.0}
+    assert summary["seconds"] is None and summary["frames_per_compute_s"] is None

@@ -112,6 +112,28 @@ def _process_words(cfg: ExperimentConfig, units: str, count: int) -> str:
     )
 
 
+def _extraction_words(summary: dict[str, Any], backbone_read: bool) -> str:
+    """The features' provenance from the store itself (``extract.extraction_summary``), so a report on
+    reused features still says what made them, what that cost and how often every person was found."""
+    cfg, sec = summary["extract"], summary["seconds"]
+    backbone = f"`{cfg.get('backbone')}` ({cfg.get('runtime')})" if cfg.get("backbone") else "none"
+    read = "read by stage 1" if backbone_read else "extracted but not read by these models (`features.context`)"
+    cost = "not recorded (a store made before stop 27)"
+    if sec is not None:
+        steps = ", ".join(f"{k} {v:.0f} s" for k, v in sec.items())
+        per_s = summary["frames_per_compute_s"]
+        cost = f"{sum(sec.values()):.0f} s of compute summed over clips ({steps}; {per_s:g} frames per compute second)"
+    found = ", ".join(f"{k} {v['all']:g}" for k, v in summary["persons_per_class"].items() if v["all"] is not None)
+    pose = summary["pose"]
+    estimator = pose.get("estimator", pose.get("source"))
+    return (
+        f"Features: {summary['clips']} clips, {summary['frames']} frames; poses `{estimator}` ({pose.get('layout')}) "
+        f"for up to {summary['max_persons']} persons; context backbone {backbone}, {read}. "
+        f"Extraction: {cost}, in {cfg.get('workers', 1)} worker process(es). Frames in which all "
+        f"{summary['max_persons']} persons were found, per class (%): {found} (`benchmarks/ut_pose_sanity.py`)."
+    )
+
+
 def _fusion_words(weight: float, action: float = 0.0) -> str:
     if weight <= 0 and action <= 0:
         return "The students' prediction is their last stage's."
@@ -231,7 +253,7 @@ def benchmark_ut_interaction(
     Accuracy per method and ratio is pooled over the folds' test clips (each clip is tested once);
     ``accuracy_per_fold`` and the std over folds are kept too.
     """
-    from earlyact.extract import extract_dataset
+    from earlyact.extract import extract_dataset, extraction_summary
 
     out = Path(out_dir)
     feats = Path(features) if features is not None else out / "features"
@@ -263,14 +285,17 @@ def benchmark_ut_interaction(
                    fuse_context=cfg.model.fuse_context, extract_wall_s=round(extract_s, 1),
                    train_wall_s=round(train_s, 1), train_compute_s=round(compute, 1), extract=to_dict(extract_cfg),
                    stream_specs=describe_streams(index, clips, cfg))  # fmt: skip
+    results["extraction"] = extraction_summary(index, clips)  # what made the features, even when reused
     results.update(confusion_method=headline_method(cfg.methods),
                    confusion={f"{r:g}": m.tolist() for r, m in confusions.items()})  # fmt: skip
     write_results(results, out, confusions)
     if report is not None:
-        intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s in this
-call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for {len(folds)} folds
-× seeds {cfg.seeds} (summed over interrupted and resumed parts), {train_s:.0f} s wall in this call.
+        intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s wall
+in this call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for
+{len(folds)} folds × seeds {cfg.seeds} (summed over interrupted and resumed parts), {train_s:.0f} s wall in this call.
 {_process_words(cfg, "folds", len(folds))} Context stream: {_context_words(results, cfg.context_net.members)}.
+
+{_extraction_words(results["extraction"], results["stream_specs"].get("context", {}).get("source") == "dataset")}
 {_fusion_words(cfg.model.fuse_context, cfg.model.fuse_action)} {_fit_words(cfg.train)}
 
 Data: `{root}`, {len(clips)} clips, {len(index.classes)} classes, leave-one-sequence-out (each sequence's clips are

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from earlyact.config import ExtractConfig
-from earlyact.data import Clip, safe_clip_id, save_clip, write_index
+from earlyact.data import Clip, DatasetIndex, safe_clip_id, save_clip, write_index
 from earlyact.datasets import (
     VIDEO_SUFFIXES,
     VideoEntry,
@@ -30,6 +31,7 @@ from earlyact.datasets import (
     to_index,
 )
 
+STEPS = ("decode", "pose", "context")  # the steps whose compute time each clip records (meta["seconds"])
 _STATE: dict[str, Any] = {}  # per worker process: the backbone, built once by _init_worker
 
 
@@ -83,14 +85,19 @@ def extract_clip(entry: VideoEntry, out: Path) -> str:
     from earlyact.video import read_video
 
     cfg: ExtractConfig = _STATE["cfg"]
+    clock = [time.perf_counter()]  # each step's compute time is kept in the clip: a reused store still knows its cost
     video = read_video(entry.path, cfg.target_fps or None, cfg.allow_partial)
+    clock.append(time.perf_counter())
     if entry.joints is not None:
         pose = _annotated_joints(entry.joints, len(video.frames))
     else:
         pose = estimate_video(video.frames, cfg.max_persons, False, cfg.detect_every, cfg.min_presence)
+    clock.append(time.perf_counter())
     backbone = _STATE["backbone"]
     context = backbone.features(video.frames, cfg.batch_size) if backbone is not None else None
-    meta = {"complete": video.complete, "source_fps": video.source_fps, "group": entry.group}
+    clock.append(time.perf_counter())
+    seconds = {step: round(b - a, 3) for step, a, b in zip(STEPS, clock[:-1], clock[1:], strict=True)}
+    meta = {"complete": video.complete, "source_fps": video.source_fps, "group": entry.group, "seconds": seconds}
     clip = Clip(
         entry.clip_id, entry.label, pose=pose, context=context, fps=video.fps, source=str(entry.path), meta=meta
     )
@@ -138,3 +145,28 @@ def extract_dataset(
     }
     write_index(to_index(classes, entries, Path(root).name, streams), out)
     return out
+
+
+def extraction_summary(index: DatasetIndex, clips: list[Clip]) -> dict[str, Any]:
+    """What an extracted store cost and what its poses hold: frames, each step's compute time summed
+    over clips (None when a clip predates the record), frames per second of compute, and per class the
+    share (%) of frames with at least one and with all ``max_persons`` persons found
+    (``skeleton.persons_found``), the UT-Interaction issue's pose sanity check."""
+    from earlyact.skeleton import get_layout, persons_found
+
+    extract_cfg = index.streams.get("extract", {})
+    persons = int(extract_cfg.get("max_persons", 1))
+    layout = get_layout(index.streams.get("pose", {}).get("layout", "coco18"))
+    timed = all("seconds" in c.meta for c in clips)
+    seconds = {k: round(sum(c.meta["seconds"][k] for c in clips), 1) for k in STEPS} if timed else None
+    frames = sum(c.num_frames for c in clips)
+    per_class = {}
+    for label, name in enumerate(index.classes):
+        found = [persons_found(c.pose, layout) for c in clips if c.label == label and c.pose is not None]
+        n = np.concatenate(found) if found else np.zeros(0, dtype=int)
+        one, every = (round(100 * float((n >= k).mean()), 1) if len(n) else None for k in (1, persons))
+        per_class[name] = {"clips": len(found), "frames": len(n), "one": one, "all": every}
+    per_second = round(frames / sum(seconds.values()), 1) if seconds and sum(seconds.values()) > 0 else None
+    return {"frames": frames, "clips": len(clips), "max_persons": persons, "seconds": seconds,
+            "frames_per_compute_s": per_second, "persons_per_class": per_class, "extract": extract_cfg,
+            "pose": index.streams.get("pose", {})}  # fmt: skip

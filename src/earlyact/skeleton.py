@@ -123,6 +123,13 @@ def convert_layout(pose: np.ndarray, src: JointLayout, dst: JointLayout, coords:
     return out
 
 
+def persons_found(pose: np.ndarray, layout: JointLayout) -> np.ndarray:
+    """(T, P, J, C) -> (T,) how many persons each frame holds: a person counts as found when its root
+    is present (every joint it is made of; COCO-18: the neck, i.e. both shoulders for BlazePose), not
+    merely a stray limb."""
+    return np.isfinite(np.asarray(pose)[:, :, list(layout.root), 0]).all(-1).sum(1)
+
+
 def _mirror_name(name: str) -> str:
     for a, b in (("l_", "r_"), ("r_", "l_")):
         if name.startswith(a):
