@@ -15,12 +15,10 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 from earlyact.config import ExtractConfig
 from earlyact.data import load_dataset
 from earlyact.datasets import UT_CLASSES, read_ut_interaction
-from earlyact.extract import extraction_summary
+from earlyact.extract import extraction_summary, found_shares
 from earlyact.pose import estimate_video
 from earlyact.skeleton import COCO18, persons_found
 from earlyact.video import read_video
@@ -71,8 +69,8 @@ def main() -> None:
             seconds += time.perf_counter() - start
             frames_done += len(frames)
             found.append(persons_found(pose, COCO18))
-        n = np.concatenate(found)
-        rows.append((name, len(clips), len(n), 100 * (n >= 1).mean(), 100 * (n == 2).mean()))
+        shares = found_shares(found, 2)
+        rows.append((name, shares["clips"], shares["frames"], shares["one"], shares["all"]))
     print_table(f"UT-Interaction {args.root.name}: {args.per_class} clips/class, every {args.stride} frame(s), "
                 f"person detector every {args.detect_every} frame(s) while someone is missing, "
                 f"min_presence {args.min_presence}", rows)  # fmt: skip

@@ -163,10 +163,16 @@ def extraction_summary(index: DatasetIndex, clips: list[Clip]) -> dict[str, Any]
     per_class = {}
     for label, name in enumerate(index.classes):
         found = [persons_found(c.pose, layout) for c in clips if c.label == label and c.pose is not None]
-        n = np.concatenate(found) if found else np.zeros(0, dtype=int)
-        one, every = (round(100 * float((n >= k).mean()), 1) if len(n) else None for k in (1, persons))
-        per_class[name] = {"clips": len(found), "frames": len(n), "one": one, "all": every}
+        per_class[name] = found_shares(found, persons)
     per_second = round(frames / sum(seconds.values()), 1) if seconds and sum(seconds.values()) > 0 else None
     return {"frames": frames, "clips": len(clips), "max_persons": persons, "seconds": seconds,
             "frames_per_compute_s": per_second, "persons_per_class": per_class, "extract": extract_cfg,
             "pose": index.streams.get("pose", {})}  # fmt: skip
+
+
+def found_shares(found: list[np.ndarray], persons: int) -> dict[str, Any]:
+    """Clips, frames and the share (%) of frames with at least one and with all ``persons`` persons
+    found, from each clip's (T,) counts (``skeleton.persons_found``); None without frames."""
+    n = np.concatenate(found) if found else np.zeros(0, dtype=int)
+    one, every = (round(100 * float((n >= k).mean()), 1) if len(n) else None for k in (1, persons))
+    return {"clips": len(found), "frames": len(n), "one": one, "all": every}
