@@ -57,6 +57,28 @@ def test_benchmark_jhmdb_any_split(tmp_path, capsys):
         assert state["epoch"] == state["best_epoch"] == 2 and {r["val_score"] for r in state["history"]} == {""}
 
 
+def test_benchmark_jhmdb_on_the_official_tree(tmp_path, capsys):
+    from test_jhmdb import _official_tree
+
+    _official_tree(tmp_path / "JHMDB", np.random.default_rng(1))  # split 2: clip 1 of each class is a test clip
+    out, doc = tmp_path / "bench", tmp_path / "doc" / "j.md"
+    args = ["benchmark", "jhmdb", "--root", str(tmp_path / "JHMDB"), "--split", "2", "--classes", "wave", "run",
+            "--seeds", "0", "--out", str(out), "--report", str(doc), *TINY, "--set", "context_net.channels=4",
+            "--set", "context_train.epochs=2", "--set", "methods=[kd-ms-lstm]"]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["classes"] == ["run", "wave"] and res["n_clips"] == 2 and res["split"] == 2
+    assert res["root"] == str(tmp_path / "JHMDB") and "train_file" not in res
+    assert f"official tree `{tmp_path / 'JHMDB'}` (`joint_positions/`, split 2 of `splits/`) (2 test clips)" in (
+        doc.read_text().replace("\n", " ")
+    )
+    capsys.readouterr()
+    pickles = _pickles(tmp_path)
+    for extra in (["--train", str(pickles[0])], ["--train", str(pickles[0]), "--test", str(pickles[1])]):
+        assert main([*args, *extra]) == 2  # the pickles or the tree, not a mix
+        assert "give --train and --test (the pickles), or --root (the official tree)" in capsys.readouterr().err
+
+
 def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, capsys):
     from test_video import _write_video
 

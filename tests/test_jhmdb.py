@@ -102,6 +102,15 @@ def test_official_layout_errors(tmp_path):
         read_split_lists(tmp_path / "splits", 1)
 
 
+def test_official_layout_keeps_the_classes_asked_for(tmp_path):
+    _official_tree(tmp_path, np.random.default_rng(0))
+    index, clips = load_official(tmp_path, split=1, classes=["wave"])
+    assert index.classes == ["wave"] and len(clips) == 3 and {c.label for c in clips} == {0}
+    assert all(c.clip_id.startswith("wave__") for c in clips)
+    with pytest.raises(ValueError, match=r"splits: split 1 lists no class jump; it lists \['run', 'wave'\]"):
+        load_official(tmp_path, split=1, classes=["wave", "jump"])
+
+
 @pytest.mark.shared
 def test_real_jhmdb_split1(shared_data, tmp_path):
     root = shared_data / "jhmdb"

@@ -80,8 +80,41 @@ def benchmark_jhmdb(
     from earlyact.jhmdb import load_gt_pickles
 
     index, clips = load_gt_pickles(train_path, test_path)
-    extra = {"train_file": str(train_path), "test_file": str(test_path), "command": command,
-             "fuse_context": cfg.model.fuse_context, "fuse_action": cfg.model.fuse_action}  # fmt: skip
+    source = {"train_file": str(train_path), "test_file": str(test_path)}
+    words = f"training file `{train_path}`, test file `{test_path}`"
+    return _benchmark_jhmdb(index, clips, source, words, cfg, out_dir, command, report)
+
+
+def benchmark_jhmdb_official(
+    root: str | Path,
+    split: int,
+    classes: list[str] | None,
+    cfg: ExperimentConfig,
+    out_dir: str | Path,
+    command: str = "",
+    report: str | Path | None = None,
+) -> dict[str, Any]:
+    """The same benchmark on JHMDB's official tree (``ROOT/joint_positions``, ``ROOT/splits``; split 1-3;
+    ``classes`` None: all the lists name), for users who have the official download and no pickles."""
+    from earlyact.jhmdb import load_official
+
+    index, clips = load_official(root, split, classes=classes)
+    source = {"root": str(root), "split": split}
+    words = f"official tree `{root}` (`joint_positions/`, split {split} of `splits/`)"
+    return _benchmark_jhmdb(index, clips, source, words, cfg, out_dir, command, report)
+
+
+def _benchmark_jhmdb(
+    index: DatasetIndex,
+    clips: list[Clip],
+    source: dict[str, Any],
+    data_words: str,
+    cfg: ExperimentConfig,
+    out_dir: str | Path,
+    command: str,
+    report: str | Path | None,
+) -> dict[str, Any]:
+    extra = {**source, "command": command, "fuse_context": cfg.model.fuse_context, "fuse_action": cfg.model.fuse_action}
     results = _run(index, clips, cfg, out_dir, extra)
     if report is not None:
         compute = sum(results["compute_seconds"].values())
@@ -92,7 +125,7 @@ over seeds {results["seeds"]} and over interrupted and resumed parts of the run;
 in this call. {_process_words(cfg, "seeds", len(cfg.seeds))}
 
 Data: JHMDB ground-truth 2D joints (`pos_world`, 15 joints, one person), {len(index.classes)} classes,
-training file `{train_path}`, test file `{test_path}` ({results["n_clips"]} test clips). Streams read
+{data_words} ({results["n_clips"]} test clips). Streams read
 by the models: {", ".join(results["streams"])} (context = {context}, action = the action
 network's LSTM state; no RGB). {fusion} {_fit_words(cfg.train)} Accuracy in %, mean ±
 std over seeds; `teacher` sees the whole clip (offline upper bound). Discussion (where the distillation helps, where

@@ -62,9 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("benchmark", help="reproducible benchmarks on real datasets")
     bench = p.add_subparsers(dest="dataset", required=True)
-    b = bench.add_parser("jhmdb", help="JHMDB ground-truth joints: GT_train_k.pkl / GT_test_k.pkl of any split k")
-    b.add_argument("--train", type=Path, required=True, help="GT_train_<k>.pkl")
-    b.add_argument("--test", type=Path, required=True, help="GT_test_<k>.pkl")
+    b = bench.add_parser(
+        "jhmdb", help="JHMDB ground-truth joints: GT_train_k.pkl / GT_test_k.pkl, or the official tree, any split k"
+    )
+    b.add_argument("--train", type=Path, help="GT_train_<k>.pkl (with --test)")
+    b.add_argument("--test", type=Path, help="GT_test_<k>.pkl")
+    b.add_argument("--root", type=Path, help="or the official tree: ROOT/joint_positions/ and ROOT/splits/")
+    b.add_argument("--split", type=int, default=1, help="with --root: the official split (1-3)")
+    b.add_argument("--classes", nargs="+", help="with --root: only these classes (default: all the lists name)")
     b.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     b.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
     b.add_argument("--report", type=Path, help="also write a Markdown report here (e.g. docs/results/jhmdb.md)")
@@ -142,7 +147,15 @@ def _benchmark(args: argparse.Namespace) -> None:
     overrides = [f"workers={args.workers}", *args.overrides, seeds]
     if args.dataset == "jhmdb":
         cfg = benchmark.jhmdb_config(args.config, overrides)
-        benchmark.benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line, args.report)
+        given = (args.root is not None, args.train is not None, args.test is not None)
+        if given not in ((True, False, False), (False, True, True)):
+            raise ValueError("give --train and --test (the pickles), or --root (the official tree)")
+        if args.root is not None:
+            benchmark.benchmark_jhmdb_official(
+                args.root, args.split, args.classes, cfg, args.out, args.command_line, args.report
+            )
+        else:
+            benchmark.benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line, args.report)
     else:
         cfg = benchmark.ut_config(args.config, overrides)
         extract = ExtractConfig(workers=args.workers)

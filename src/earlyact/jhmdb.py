@@ -23,6 +23,7 @@ import re
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -159,10 +160,20 @@ def read_joint_positions(path: str | Path, field: str = "pos_world") -> np.ndarr
     return arr.transpose(2, 1, 0)  # (T, 15, 2)
 
 
-def load_official(root: str | Path, split: int = 1, field: str = "pos_world") -> tuple[DatasetIndex, list[Clip]]:
-    """A dataset from the official layout: clips listed in split ``split`` that have joints."""
+def load_official(
+    root: str | Path, split: int = 1, field: str = "pos_world", classes: Sequence[str] | None = None
+) -> tuple[DatasetIndex, list[Clip]]:
+    """A dataset from the official layout: the clips split ``split`` lists, of ``classes`` (default: every
+    class the lists name; the DD-Net pickles of ``../shared`` hold 14 of the 21), each with its joints."""
     root = Path(root)
     membership = read_split_lists(root / "splits", split)
+    listed = sorted({cls for cls, _ in membership})
+    if classes is not None:
+        unknown = sorted(set(classes) - set(listed))
+        if unknown or not classes:
+            asked = ", ".join(unknown) or "(no class asked for)"
+            raise ValueError(f"{root / 'splits'}: split {split} lists no class {asked}; it lists {listed}")
+        membership = {key: side for key, side in membership.items() if key[0] in classes}
     classes = sorted({cls for cls, _ in membership})
     clips, entries = [], []
     for (cls, name), which in sorted(membership.items()):
