@@ -345,6 +345,31 @@ def test_mirrored_views_and_smoothing_predict_from_the_mean_log_probabilities(tm
         action_head=action_fusion_head(bundle.nets, 0.3), fuse_action=0.3,
     )  # fmt: skip
     assert np.array_equal(got, expected)
+    mixture = fuse_logits(logits, bundle.nets.context.eval().head(b.context), 0.5, head(b.action), 0.3, "linear")
+    got = predict_ratios(
+        bundle.predictor, False, views[0], cfg.streams, cfg.ratios, fusion_head(bundle.nets, 0.5), 0.5,
+        action_head=action_fusion_head(bundle.nets, 0.3), fuse_action=0.3, pool="linear",
+    )  # fmt: skip
+    assert np.array_equal(got, ratio_frames(mixture, b.lengths, cfg.ratios).argmax(-1).numpy())
+
+
+def test_the_linear_pool_is_the_experts_mixture_where_the_log_pool_lets_one_expert_veto():
+    import torch
+
+    from earlyact.models import fuse_logits
+
+    stage, context, action = (torch.tensor([p]).log() for p in ([0.6, 0.4], [0.9, 0.1], [0.2, 0.8]))
+    with pytest.raises(ValueError, match="model.pool must be one of"):
+        fuse_logits(stage, context, 0.5, action, 0.2, pool="mean")
+    mixed = fuse_logits(stage, context, 0.5, action, 0.2, pool="linear").exp()  # (1, K) probabilities
+    expected = [[0.3 * 0.6 + 0.5 * 0.9 + 0.2 * 0.2, 0.3 * 0.4 + 0.5 * 0.1 + 0.2 * 0.8]]
+    torch.testing.assert_close(mixed, torch.tensor(expected))
+    torch.testing.assert_close(fuse_logits(stage, context, 0.5), 0.5 * stage + 0.5 * context)  # the log pool as before
+    # each of two experts is sure of its own class and gives the other's 0.001: the product takes the class
+    # that neither excludes (B), the mixture the more probable of the two (A)
+    one, two = torch.tensor([[0.75, 0.249, 0.001]]).log(), torch.tensor([[0.001, 0.3, 0.699]]).log()
+    assert fuse_logits(one, two, 0.5, pool="log").argmax().item() == 1
+    assert fuse_logits(one, two, 0.5, pool="linear").argmax().item() == 0
 
 
 def test_mirroring_the_experts_averages_their_log_probabilities_over_both_views(tmp_path, tiny_cfg, monkeypatch):

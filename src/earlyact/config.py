@@ -131,11 +131,15 @@ class ModelConfig:
     # log-probabilities over the frames seen, frame s weighted d^(t - s) (0: each frame's own; causal, O(1) online)
     mirror: str = "none"  # test-time mirroring of the students: "none"; "experts" (the fused classifiers'
     # log-probabilities averaged over the clip and its left-right mirror image); "all" (the stages' too)
+    pool: str = "log"  # how the fusion combines its experts: "log", the weighted sum of log-probabilities (a
+    # product of experts); "linear", the log of the weighted sum of probabilities (a mixture: one expert
+    # sure of a wrong class cannot veto the others)
 
 
 MIRROR_MODES = ("none", "experts", "all")  # the values of ModelConfig.mirror
-PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror")  # ModelConfig fields that act on predictions
-# alone: a trained phase does not depend on them (its settings leave them out; predict.prediction_options)
+POOLS = ("log", "linear")  # the values of ModelConfig.pool
+PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror", "pool")  # ModelConfig fields that act on
+# predictions alone: a trained phase does not depend on them (its settings leave them out; predict.prediction_options)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from earlyact.config import ActionNetConfig, ModelConfig
+from earlyact.config import POOLS, ActionNetConfig, ModelConfig
 
 if TYPE_CHECKING:
     from earlyact.context_nets import ContextNet, WindowEnsemble, WindowNet
@@ -45,20 +45,23 @@ def lstm_step(x: torch.Tensor, state: State, lstm: nn.LSTM) -> State:
 
 def fuse_logits(
     stage: torch.Tensor, context: torch.Tensor | None, weight: float,
-    action: torch.Tensor | None = None, action_weight: float = 0.0,
+    action: torch.Tensor | None = None, action_weight: float = 0.0, pool: str = "log",
 ) -> torch.Tensor:  # fmt: skip
     """(1 - w - v) log p_stage + w log p_context + v log p_action over the classes (last axis): a
     product of experts of the students' last stage, the context network's own classifier
-    (``ModelConfig.fuse_context`` = w) and the action network's (``ModelConfig.fuse_action`` = v)."""
+    (``ModelConfig.fuse_context`` = w) and the action network's (``ModelConfig.fuse_action`` = v).
+    ``pool="linear"``: log((1 - w - v) p_stage + w p_context + v p_action), their mixture (``ModelConfig.pool``)."""
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"model.fuse_context must be in [0, 1], not {weight}")
     if not 0.0 <= action_weight <= 1.0 - weight + 1e-9:  # w + v = 1 allowed: 0.8 + 0.2 in floats
         raise ValueError(f"model.fuse_action must be in [0, 1 - fuse_context], not {action_weight} (w = {weight})")
-    out = (1.0 - weight - action_weight) * stage.log_softmax(-1)
-    for logits, w in ((context, weight), (action, action_weight)):
-        if w > 0:
-            out = out + w * logits.log_softmax(-1)
-    return out
+    if pool not in POOLS:
+        raise ValueError(f"model.pool must be one of {POOLS}, not {pool!r}")
+    parts = [(stage, 1.0 - weight - action_weight), (context, weight), (action, action_weight)]
+    log_p = [(x.log_softmax(-1), w) for x, w in parts if x is not None and w > 0]  # (..., K) each
+    if pool == "linear":
+        return sum(w * lp.exp() for lp, w in log_p).clamp_min(1e-30).log()
+    return sum(w * lp for lp, w in log_p)
 
 
 def smooth_log_probs(log_p: torch.Tensor, decay: float) -> torch.Tensor:

@@ -36,6 +36,7 @@ def predict_ratios(
     action_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
     fuse_action: float = 0.0,
     mirror: str = "all",
+    pool: str = "log",
 ) -> np.ndarray:
     """(R, N) predicted classes at each ratio's last observed frame; students causally, teachers
     (offline) on the whole clip.
@@ -47,7 +48,8 @@ def predict_ratios(
     ``mirror="all"`` predicts the class of highest mean log-probability over the views, ``"experts"``
     averages only the fused classifiers' log-probabilities over them; the teachers read one view.
     ``smooth`` > 0 pools the students' log-probabilities over the frames seen (``models.smooth_log_probs``);
-    ``fuse_action`` > 0 fuses ``action_head`` (the action network's classifier on the action stream) too."""
+    ``fuse_action`` > 0 fuses ``action_head`` (the action network's classifier on the action stream) too;
+    ``pool`` says how (``ModelConfig.pool``)."""
     if mirror not in MIRROR_MODES:
         raise ValueError(f"model.mirror must be one of {MIRROR_MODES}, not {mirror!r}")
     model.eval()
@@ -60,7 +62,8 @@ def predict_ratios(
         for s in range(0, len(view), 64):
             b = make_batch(view[s : s + 64], streams)
             other = make_batch(mirrored[s : s + 64], streams) if experts_only else None
-            log_p = _log_probs(model, offline, b, (context_head, fuse), (action_head, fuse_action), other)  # (B, T, K)
+            experts = (context_head, fuse), (action_head, fuse_action)
+            log_p = _log_probs(model, offline, b, *experts, other, pool)  # (B, T, K)
             log_p = log_p if offline else smooth_log_probs(log_p, smooth)
             parts.append(ratio_frames(log_p, b.lengths, ratios))
         total = total + torch.cat(parts, dim=1)  # (R, N, K)
@@ -68,7 +71,13 @@ def predict_ratios(
 
 
 def _log_probs(
-    model: Predictor, offline: bool, b: Batch, context: tuple, action: tuple, mirrored: Batch | None = None
+    model: Predictor,
+    offline: bool,
+    b: Batch,
+    context: tuple,
+    action: tuple,
+    mirrored: Batch | None = None,
+    pool: str = "log",
 ) -> torch.Tensor:
     """(B, T, K) class log-probabilities of the last stage (students fused with the (head, weight)
     pairs ``context`` and ``action``, each reading its stream, and with ``mirrored`` the mean of its
@@ -85,7 +94,7 @@ def _log_probs(
         return out if mirrored is None else (out + head(getattr(mirrored, stream)).log_softmax(-1)) / 2
 
     return fuse_logits(logits, expert(c_head, "context") if w > 0 else None, w,
-                       expert(a_head, "action") if v > 0 else None, v)  # fmt: skip
+                       expert(a_head, "action") if v > 0 else None, v, pool)  # fmt: skip
 
 
 def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -108,11 +117,12 @@ def action_fusion_head(nets: StreamNets, fuse_action: float) -> Callable[[torch.
 
 def prediction_options(nets: StreamNets, model: ModelConfig) -> dict[str, Any]:
     """``predict_ratios``' keyword arguments for the prediction-only settings of ``model``
-    (``config.PREDICTION_ONLY``: the fusion heads and weights, the smoothing, the mirroring; the
+    (``config.PREDICTION_ONLY``: the fusion heads, weights and pool, the smoothing, the mirroring; the
     mirrored clips themselves are the caller's, ``mirrored_views``)."""
     w, v = model.fuse_context, model.fuse_action
     return {"context_head": fusion_head(nets, w), "fuse": w, "smooth": model.smooth,
-            "action_head": action_fusion_head(nets, v), "fuse_action": v, "mirror": model.mirror}  # fmt: skip
+            "action_head": action_fusion_head(nets, v), "fuse_action": v, "mirror": model.mirror,
+            "pool": model.pool}  # fmt: skip
 
 
 def mirrored_views(
