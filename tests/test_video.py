@@ -76,3 +76,14 @@ def test_real_videos_decode(shared_data):
     for name, (n, fps, hw) in expected.items():
         video = read_video(shared_data / "videos" / name)
         assert video.frames.shape[:3] == (n, *hw) and video.fps == pytest.approx(fps, abs=0.01), name
+
+
+def test_cameras_open_through_v4l2_and_a_missing_one_names_itself():
+    from earlyact.video import iter_frames, open_arguments
+
+    assert open_arguments("camera:1") == ("/dev/video1", {"format": "v4l2"})
+    assert open_arguments("/dev/video0") == ("/dev/video0", {"format": "v4l2"})
+    assert open_arguments("rtsp://cam.local/stream") == ("rtsp://cam.local/stream", {})
+    assert open_arguments("clips/camera:1.mp4") == ("clips/camera:1.mp4", {})
+    with pytest.raises(ValueError, match=r"camera:97: cannot open as a video"):  # no such device here
+        next(iter_frames("camera:97"))

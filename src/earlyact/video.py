@@ -1,14 +1,16 @@
-"""Video input through PyAV (FFmpeg): files (AVI/XviD, MP4/H.264, ...), stream URLs, image folders.
+"""Video input through PyAV (FFmpeg): files (AVI/XviD, MP4/H.264, ...), stream URLs, cameras, image folders.
 
 Frames are counted by decoding, never taken from the container's header (UT-Interaction's AVI
 headers are off by one or two). The real frame rate is kept; ``target_fps`` resamples by
 timestamps (for each output instant, the latest decoded frame at or before it). A decode error
 or a file that ends well before its header says is an error naming the file, unless the caller
-asks for the partial clip (``allow_partial=True``).
+asks for the partial clip (``allow_partial=True``). A local camera is ``camera:N`` or ``/dev/videoN``
+(Linux, V4L2); it never ends, so read it frame by frame (``iter_frames``), not with ``read_video``.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,12 +32,22 @@ class Video:
     complete: bool = True  # False when a partial clip was kept after a decode error
 
 
+def open_arguments(source: str | Path) -> tuple[str, dict[str, str]]:
+    """What FFmpeg opens for ``source`` and how: ``camera:N`` and ``/dev/videoN`` as a V4L2 camera
+    (FFmpeg cannot probe a device's format), anything else as a file or URL."""
+    text = str(source)
+    camera = re.fullmatch(r"camera:(\d+)", text)
+    text = f"/dev/video{camera.group(1)}" if camera else text
+    return (text, {"format": "v4l2"}) if re.fullmatch(r"/dev/video\d+", text) else (text, {})
+
+
 def _open(source: str | Path):
     import av
 
+    path, options = open_arguments(source)
     try:
-        return av.open(str(source))
-    except (av.error.FFmpegError, OSError) as e:  # missing file, not a video, unreachable URL
+        return av.open(path, **options)
+    except (av.error.FFmpegError, OSError) as e:  # missing file, not a video, unreachable URL or camera
         raise ValueError(f"{source}: cannot open as a video ({e})") from None
 
 
