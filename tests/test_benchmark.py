@@ -77,6 +77,9 @@ def test_benchmark_jhmdb_on_the_official_tree(tmp_path, capsys):
     for extra in (["--train", str(pickles[0])], ["--train", str(pickles[0]), "--test", str(pickles[1])]):
         assert main([*args, *extra]) == 2  # the pickles or the tree, not a mix
         assert "give --train and --test (the pickles), or --root (the official tree)" in capsys.readouterr().err
+    pickle_args = ["benchmark", "jhmdb", "--train", str(pickles[0]), "--test", str(pickles[1]), "--out", str(out)]
+    assert main([*pickle_args, "--split", "2"]) == 2  # a split the pickles cannot honour is refused, not ignored
+    assert "--split and --classes go with --root" in capsys.readouterr().err
 
 
 def test_benchmark_ut_interaction_folds_extracts_once_and_reports(tmp_path, capsys):

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--train", type=Path, help="GT_train_<k>.pkl (with --test)")
     b.add_argument("--test", type=Path, help="GT_test_<k>.pkl")
     b.add_argument("--root", type=Path, help="or the official tree: ROOT/joint_positions/ and ROOT/splits/")
-    b.add_argument("--split", type=int, default=1, help="with --root: the official split (1-3)")
+    b.add_argument("--split", type=int, help="with --root: the official split (1-3; default 1)")
     b.add_argument("--classes", nargs="+", help="with --root: only these classes (default: all the lists name)")
     b.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     b.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
@@ -150,9 +150,12 @@ def _benchmark(args: argparse.Namespace) -> None:
         given = (args.root is not None, args.train is not None, args.test is not None)
         if given not in ((True, False, False), (False, True, True)):
             raise ValueError("give --train and --test (the pickles), or --root (the official tree)")
+        if args.root is None and (args.split is not None or args.classes):
+            raise ValueError("--split and --classes go with --root; the pickles hold one split's classes")
         if args.root is not None:
+            split = 1 if args.split is None else args.split
             benchmark.benchmark_jhmdb_official(
-                args.root, args.split, args.classes, cfg, args.out, args.command_line, args.report
+                args.root, split, args.classes, cfg, args.out, args.command_line, args.report
             )
         else:
             benchmark.benchmark_jhmdb(args.train, args.test, cfg, args.out, args.command_line, args.report)
