@@ -160,11 +160,13 @@ def _extraction_words(summary: dict[str, Any], backbone_read: bool) -> str:
     found = ", ".join(f"{k} {v['all']:g}" for k, v in summary["persons_per_class"].items() if v["all"] is not None)
     pose = summary["pose"]
     estimator = pose.get("estimator", pose.get("source"))
+    n = summary["max_persons"]
+    every = "the person was" if n == 1 else "both persons were" if n == 2 else f"all {n} persons were"
     return (
         f"Features: {summary['clips']} clips, {summary['frames']} frames; poses `{estimator}` ({pose.get('layout')}) "
-        f"for up to {summary['max_persons']} persons; context backbone {backbone}, {read}. "
-        f"Extraction: {cost}, in {cfg.get('workers', 1)} worker process(es). Frames in which all "
-        f"{summary['max_persons']} persons were found, per class (%): {found} (`benchmarks/ut_pose_sanity.py`)."
+        f"for up to {n} persons; context backbone {backbone}, {read}. "
+        f"Extraction: {cost}, in {cfg.get('workers', 1)} worker process(es). Frames in which {every} found, "
+        f"per class (%): {found} (`benchmarks/ut_pose_sanity.py`)."
     )
 
 
