@@ -82,8 +82,7 @@ def benchmark_jhmdb(
 
     index, clips = load_gt_pickles(train_path, test_path)
     source = {"train_file": str(train_path), "test_file": str(test_path)}
-    words = f"training file `{train_path}`, test file `{test_path}`"
-    return _benchmark_jhmdb(index, clips, source, words, cfg, out_dir, command, report)
+    return _benchmark_jhmdb(index, clips, source, cfg, out_dir, command, report)
 
 
 def benchmark_jhmdb_official(
@@ -101,20 +100,24 @@ def benchmark_jhmdb_official(
 
     index, clips = load_official(root, split, classes=classes)
     source = {"root": str(root), "split": split}
-    words = f"official tree `{root}` (`joint_positions/`, split {split} of `splits/`)"
-    return _benchmark_jhmdb(index, clips, source, words, cfg, out_dir, command, report)
+    return _benchmark_jhmdb(index, clips, source, cfg, out_dir, command, report)
 
 
 def _benchmark_jhmdb(
     index: DatasetIndex,
     clips: list[Clip],
     source: dict[str, Any],
-    data_words: str,
     cfg: ExperimentConfig,
     out_dir: str | Path,
     command: str,
     report: str | Path | None,
 ) -> dict[str, Any]:
+    """Run and report the JHMDB benchmark on ``source``'s clips: the pickles (train_file, test_file) or
+    the official tree (root, split), recorded in results.json and named in the report."""
+    if "root" in source:
+        data_words = f"official tree `{source['root']}` (`joint_positions/`, split {source['split']} of `splits/`)"
+    else:
+        data_words = f"training file `{source['train_file']}`, test file `{source['test_file']}`"
     extra = {**source, "command": command, "fuse_context": cfg.model.fuse_context, "fuse_action": cfg.model.fuse_action}
     results = _run(index, clips, cfg, out_dir, extra)
     if report is not None:
