@@ -278,6 +278,48 @@ def ut_config(path: str | Path | None = None, overrides: list[str] | None = None
     return load_config(path, [*UT_DEFAULTS, *FINAL_FIT, *(overrides or [])])
 
 
+def _pool_folds(
+    done: list[dict[str, Any]], cfg: ExperimentConfig, n_clips: int, classes: list[str]
+) -> tuple[dict[str, Any], float, dict[float, np.ndarray]]:
+    """The folds' results pooled: accuracy over all test clips (each fold weighted by its clips), the
+    compute seconds summed, and the confusion matrices summed over folds and seeds."""
+    per_fold: dict[str, list[list[float]]] = {m: [] for m in cfg.methods}
+    sizes, compute, confusions = [], 0.0, {}
+    for res in done:
+        sizes.append(res["n_clips"])  # the fold's test clips
+        compute += sum(res["compute_seconds"].values())
+        for r, m in res["confusion"].items():
+            confusions[float(r)] = confusions.get(float(r), 0) + np.array(m)
+        for m in cfg.methods:
+            per_fold[m].append(res["accuracy"][m])
+    w = np.array(sizes, dtype=np.float64) / sum(sizes)
+    results = results_dict(cfg.ratios, per_fold, n_clips, classes, cfg.streams, cfg.seeds)
+    results["accuracy"] = {m: (w @ np.array(v)).round(2).tolist() for m, v in per_fold.items()}  # pooled
+    return results, compute, confusions
+
+
+def _write_ut_report(
+    results: dict[str, Any], cfg: ExperimentConfig, extract_cfg: ExtractConfig, out: Path, report: str | Path,
+    timing: tuple[float, float, float], n_clips: int, n_classes: int,
+) -> None:  # fmt: skip
+    """docs/results/ut-interaction.md: the table with what made it (command, times, streams, features)."""
+    extract_s, compute, train_s = timing
+    command, root, folds = results["command"], results["root"], results["folds"]
+    intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s wall
+in this call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for
+{len(folds)} folds × seeds {cfg.seeds} (summed over interrupted and resumed parts), {train_s:.0f} s wall in this call.
+{_process_words(cfg, "folds", len(folds))} Context stream: {_context_words(results, cfg.context_net.members)}.
+
+{_extraction_words(results["extraction"], results["stream_specs"].get("context", {}).get("source") == "dataset")}
+{_fusion_words(cfg.model.fuse_context, cfg.model.fuse_action)} {_fit_words(cfg.train)}
+
+Data: `{root}`, {n_clips} clips, {n_classes} classes, leave-one-sequence-out (each sequence's clips are
+tested once by the model trained on the others; accuracy pooled over all test clips, ± = std over folds). Streams:
+{", ".join(cfg.streams)} (action = the action network on BlazePose poses of up to {extract_cfg.max_persons}
+persons). `teacher` sees the whole clip (offline upper bound)."""
+    write_report(results, out, report, "UT-Interaction early action prediction", intro)
+
+
 def benchmark_ut_interaction(
     root: str | Path,
     cfg: ExperimentConfig,
@@ -302,22 +344,11 @@ def benchmark_ut_interaction(
     index, clips = load_dataset(feats)
     group = {e.clip_id: e.group for e in index.clips}
     folds = group_order(group.values())
-    per_fold: dict[str, list[list[float]]] = {m: [] for m in cfg.methods}
-    sizes, compute, confusions = [], 0.0, {}
     units = [(feats, g, replace(cfg, workers=1), out / f"fold_{g}") for g in folds]  # a fold's seeds in its worker
     start = time.perf_counter()
     done = run_units(run_fold, units, cfg.workers, cfg.threads, "folds")
     train_s = time.perf_counter() - start
-    for res in done:
-        sizes.append(res["n_clips"])  # the fold's test clips
-        compute += sum(res["compute_seconds"].values())
-        for r, m in res["confusion"].items():  # summed over folds and seeds
-            confusions[float(r)] = confusions.get(float(r), 0) + np.array(m)
-        for m in cfg.methods:
-            per_fold[m].append(res["accuracy"][m])
-    w = np.array(sizes, dtype=np.float64) / sum(sizes)
-    results = results_dict(cfg.ratios, per_fold, len(clips), index.classes, cfg.streams, cfg.seeds)
-    results["accuracy"] = {m: (w @ np.array(v)).round(2).tolist() for m, v in per_fold.items()}  # pooled
+    results, compute, confusions = _pool_folds(done, cfg, len(clips), index.classes)
     results["mean_over_ratios"] = {m: round(float(np.mean(v)), 2) for m, v in results["accuracy"].items()}
     results["accuracy_per_fold"] = results.pop("accuracy_per_seed")  # std: over folds
     results.update(folds=folds, root=str(root), features=str(feats), command=command,
@@ -329,18 +360,8 @@ def benchmark_ut_interaction(
                    confusion={f"{r:g}": m.tolist() for r, m in confusions.items()})  # fmt: skip
     write_results(results, out, confusions)
     if report is not None:
-        intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s wall
-in this call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for
-{len(folds)} folds × seeds {cfg.seeds} (summed over interrupted and resumed parts), {train_s:.0f} s wall in this call.
-{_process_words(cfg, "folds", len(folds))} Context stream: {_context_words(results, cfg.context_net.members)}.
-
-{_extraction_words(results["extraction"], results["stream_specs"].get("context", {}).get("source") == "dataset")}
-{_fusion_words(cfg.model.fuse_context, cfg.model.fuse_action)} {_fit_words(cfg.train)}
-
-Data: `{root}`, {len(clips)} clips, {len(index.classes)} classes, leave-one-sequence-out (each sequence's clips are
-tested once by the model trained on the others; accuracy pooled over all test clips, ± = std over folds). Streams:
-{", ".join(cfg.streams)} (action = the action network on BlazePose poses of up to {extract_cfg.max_persons}
-persons). `teacher` sees the whole clip (offline upper bound)."""
-        write_report(results, out, report, "UT-Interaction early action prediction", intro)
+        _write_ut_report(
+            results, cfg, extract_cfg, out, report, (extract_s, compute, train_s), len(clips), len(index.classes)
+        )
     print(markdown_table(results))
     return results

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--out", type=Path, required=True, help="folder for results.json/.md and plots")
     p.add_argument("--ratios", nargs="+", type=float, default=[round(0.1 * i, 1) for i in range(1, 11)])
+
     p = sub.add_parser("extract", help="videos -> pose + context features -> a dataset folder (resumable)")
     p.add_argument("root", type=Path, help="dataset folder")
     p.add_argument("--layout", default="videos", help="ut-interaction, ucf101, jhmdb, generic or videos (unlabelled)")
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="ExtractConfig field, e.g. --set workers=2 --set backbone=vgg16-fc7")  # fmt: skip
 
+    _add_benchmark_parser(sub)
+    return parser
+
+
+def _add_benchmark_parser(sub: argparse._SubParsersAction) -> None:
+    """``earlyact benchmark jhmdb|ut-interaction``: the reproducible benchmarks on real datasets."""
     p = sub.add_parser("benchmark", help="reproducible benchmarks on real datasets")
     bench = p.add_subparsers(dest="dataset", required=True)
     b = bench.add_parser(
@@ -85,7 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--workers", type=int, default=2, help="processes extracting clips, then training folds in parallel")
     u.add_argument("--report", type=Path, help="also write a Markdown report here (docs/results/ut-interaction.md)")
     _config_args(u)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
