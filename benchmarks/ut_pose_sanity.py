@@ -1,7 +1,7 @@
 """Pose sanity on UT-Interaction: per class, the share of frames where both persons are found.
 
     python benchmarks/ut_pose_sanity.py [--root ../shared/data/ut_interaction/segmented_set1]
-                                        [--per-class 10] [--stride 1] [--detect-every 1]
+                                        [--per-class 10] [--stride 1] [--detect-every 1] [--mask-held]
     python benchmarks/ut_pose_sanity.py --features runs/ut/features   # poses `earlyact extract` wrote
 
 A person counts as found when its neck (mid-shoulders) is present. Prints a table per class with
@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=1, help="use every k-th frame")
     ap.add_argument("--detect-every", type=int, default=ExtractConfig.detect_every, help="see pose.MultiPersonPose")
     ap.add_argument("--min-presence", type=float, default=ExtractConfig.min_presence, help="see pose.RegionLandmarks")
+    ap.add_argument("--mask-held", action="store_true", help="see pose.MultiPersonPose (mask_held)")
     ap.add_argument("--classes", nargs="+", default=UT_CLASSES, help="only these classes")
     ap.add_argument("--features", type=Path, help="read the poses of an extracted set instead of estimating them")
     args = ap.parse_args()
@@ -65,7 +66,8 @@ def main() -> None:
         for e in clips:
             frames = read_video(e.path).frames[:: args.stride]
             start = time.perf_counter()
-            pose = estimate_video(frames, 2, detect_every=args.detect_every, min_presence=args.min_presence)
+            pose = estimate_video(frames, 2, detect_every=args.detect_every, min_presence=args.min_presence,
+                                  mask_held=args.mask_held)  # fmt: skip
             seconds += time.perf_counter() - start
             frames_done += len(frames)
             found.append(persons_found(pose, COCO18))
@@ -73,7 +75,7 @@ def main() -> None:
         rows.append((name, shares["clips"], shares["frames"], shares["one"], shares["all"]))
     print_table(f"UT-Interaction {args.root.name}: {args.per_class} clips/class, every {args.stride} frame(s), "
                 f"person detector every {args.detect_every} frame(s) while someone is missing, "
-                f"min_presence {args.min_presence}", rows)  # fmt: skip
+                f"min_presence {args.min_presence}, mask_held {args.mask_held}", rows)  # fmt: skip
     ms = 1000 * seconds / max(frames_done, 1)
     print(f"\npose: {ms:.0f} ms per frame ({1000 / ms:.1f} frames/s, one process)")
 

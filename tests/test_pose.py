@@ -119,6 +119,45 @@ def test_two_slots_on_one_body_are_merged():
     assert np.isfinite(out[:, 0, 11, 0]).all() and np.isnan(out[:, 1, 11, 0]).all()
 
 
+class _Suppressing(_World):
+    """A detector with non-maximum suppression gone wrong: of the people painted in the frame (255 in
+    their columns) it returns only the leftmost; a person masked out is no longer painted."""
+
+    def at(self, frame: np.ndarray) -> list[float]:
+        return [xs[0] for xs in self.people.values() if frame[100, int(xs[0])].max() == 255]
+
+    def detect(self, frame: np.ndarray) -> np.ndarray:
+        return super().detect(frame)[:1]  # super() logs each call: here the frame's top-left pixel, 0
+
+
+def _painted(xs: list[float]) -> np.ndarray:
+    frame = np.zeros((200, 400, 3), np.uint8)
+    for x in xs:
+        frame[:, int(x) - 3 : int(x) + 4] = 255  # inside the body's landmark hull (20 px wide)
+    return frame
+
+
+def test_masking_the_held_person_finds_the_one_the_detector_suppressed():
+    from earlyact.pose import MultiPersonPose
+
+    for mask_held, found in ((False, 1), (True, 2)):
+        world = _Suppressing({"a": [100.0], "b": [300.0]})
+        pose = MultiPersonPose(2, 1, mask_held=mask_held, detector=world.detect, landmarks=world.landmarks)
+        out = pose(_painted([100.0, 300.0]))
+        assert np.isfinite(out[:, 11, 0]).sum() == found
+        assert len(world.detector_calls) == 1 + mask_held  # masked: once more, a still missing
+    np.testing.assert_allclose((out[:, 11, 0] + out[:, 12, 0]) / 2, [100.0, 300.0])
+
+
+def test_a_person_found_inside_the_held_body_is_refused():
+    from earlyact.pose import mask_people, within
+
+    held, legs, beside = _body(100.0), _body(105.0, 130.0, 8.0), _body(300.0)
+    assert within(legs, held) and not within(beside, held) and not within(np.full((33, 3), np.nan), held)
+    masked = mask_people(_painted([100.0, 300.0]), [held])
+    assert masked[100, 100].max() < 255 and masked[100, 300].max() == 255  # the held body hidden, the other kept
+
+
 @pytest.mark.shared
 @pytest.mark.slow
 def test_two_people_followed_on_a_real_ut_interaction_clip(shared_data):

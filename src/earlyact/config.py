@@ -58,6 +58,8 @@ class ExtractConfig:
     max_persons: int = 2  # persons tracked per video (UT-Interaction: 2)
     detect_every: int = 1  # while fewer than max_persons are tracked, run the person detector every k frames
     min_presence: float = 0.3  # BlazePose's "person in this region" score below which a tracked person is lost
+    mask_held: bool = False  # while a person is missing, detect once more with the held persons masked out
+    # (pose.MultiPersonPose; measured on UT-Interaction in docs/experiments.md, stop 29)
     target_fps: float = 0.0  # resample to this frame rate; 0 keeps the video's own
     workers: int = 1  # worker processes (each with its own pose estimator and CNN)
     allow_partial: bool = False  # keep the decodable part of a corrupt or truncated video

@@ -91,7 +91,7 @@ def extract_clip(entry: VideoEntry, out: Path) -> str:
     if entry.joints is not None:
         pose = _annotated_joints(entry.joints, len(video.frames))
     else:
-        pose = estimate_video(video.frames, cfg.max_persons, False, cfg.detect_every, cfg.min_presence)
+        pose = estimate_video(video.frames, cfg.max_persons, False, cfg.detect_every, cfg.min_presence, cfg.mask_held)
     clock.append(time.perf_counter())
     backbone = _STATE["backbone"]
     context = backbone.features(video.frames, cfg.batch_size) if backbone is not None else None

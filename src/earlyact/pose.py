@@ -170,6 +170,32 @@ def on_someone(neck: np.ndarray, people: list[np.ndarray], width: float = 0.0) -
     return any(np.linalg.norm(_neck(x) - neck) < 0.5 * max(width, _shoulder_width(x), 1.0) for x in people)
 
 
+def mask_people(frame: np.ndarray, people: list[np.ndarray]) -> np.ndarray:
+    """A copy of ``frame`` with each person's landmarks' convex hull, and a disc over the face, filled with
+    the frame's mean colour: what the person detector sees once the people already followed are hidden."""
+    import cv2
+
+    out, fill = frame.copy(), frame.reshape(-1, frame.shape[-1]).mean(0).tolist()
+    for x in people:
+        points = x[np.isfinite(x[:, 0]), :2]
+        cv2.fillConvexPoly(out, cv2.convexHull(points.astype(np.int32)), fill)
+        face = x[:11, :2][np.isfinite(x[:11, 0])]  # BlazePose landmarks 0-10: nose, eyes, ears, mouth
+        if len(face):  # BlazePose's detector keys on faces: hide the head whole, not only its landmarks' hull
+            radius = 1.2 * max(np.ptp(face[:, 0]), np.ptp(face[:, 1]), 4.0)
+            cv2.circle(out, tuple(int(v) for v in face.mean(0)), int(radius), fill, -1)
+    return out
+
+
+def within(new: np.ndarray, held: np.ndarray, share: float = 0.5) -> bool:
+    """More than ``share`` of ``new``'s landmarks inside ``held``'s bounding box: a part of the held body
+    (its legs, say) taken for another person, not a second person beside it."""
+    box = held[np.isfinite(held[:, 0]), :2]
+    points = new[np.isfinite(new[:, 0]), :2]
+    if not len(box) or not len(points):
+        return False
+    return bool(((points >= box.min(0)) & (points <= box.max(0))).all(1).mean() > share)
+
+
 def nearest_free_slot(regions: list[NormalizedRect | None], last_x: list[float | None], x: float) -> int | None:
     """The slot a newly found person at x (normalised) takes: among the slots nobody holds, the one
     whose last person stood nearest; never-used slots count as standing at their place in a
@@ -189,6 +215,10 @@ class MultiPersonPose:
     person it no longer sees frees the slot). While fewer than ``max_persons`` are held, the person
     detector runs every ``detect_every`` frames (every frame while nobody is held); a detection
     whose neck is not on a held person takes a free slot. Two slots on one body are merged.
+    With ``mask_held``, a slot still free after that is sought once more on the frame with the held
+    persons masked out (``mask_people``): the detector's non-maximum suppression drops a person whose
+    face is weaker than a close neighbour's (after a hug, say), and a person found there inside a
+    held one's box is refused (``within``).
     """
 
     def __init__(
@@ -196,11 +226,12 @@ class MultiPersonPose:
         max_persons: int = 2,
         detect_every: int = 1,
         min_presence: float = 0.3,
+        mask_held: bool = False,
         detector: Callable[[np.ndarray], np.ndarray] | None = None,
         landmarks: Callable[[np.ndarray, NormalizedRect], tuple[np.ndarray, NormalizedRect | None]] | None = None,
     ):
         """detector, landmarks: stand-ins for ``PersonDetector`` and ``RegionLandmarks`` (tests)."""
-        self.max_persons, self.detect_every = max_persons, detect_every
+        self.max_persons, self.detect_every, self.mask_held = max_persons, detect_every, mask_held
         self.detector = detector or PersonDetector()
         self.landmarks = landmarks or RegionLandmarks(min_presence)  # stateless between calls: one serves every slot
         self.regions: list[NormalizedRect | None] = [None] * max_persons
@@ -226,14 +257,24 @@ class MultiPersonPose:
 
     def _add_detected(self, frame: np.ndarray, out: np.ndarray) -> None:
         """Detect people; each one nobody holds takes a free slot (left to right) and is found at once."""
+        self._take(frame, out, self.detector(frame), [])
+        held = [x.copy() for x in out if _has_body(x)]
+        if self.mask_held and held and any(r is None for r in self.regions):
+            self._take(frame, out, self.detector(mask_people(frame, held)), held)
+
+    def _take(self, frame: np.ndarray, out: np.ndarray, detections: np.ndarray, refuse: list[np.ndarray]) -> None:
+        """Free slots to the detections nobody holds; a person found ``within`` one of ``refuse`` is dropped."""
         h, w = frame.shape[:2]
-        for hip, circle, neck in sorted(self.detector(frame), key=lambda k: k[2][0]):
+        for hip, circle, neck in sorted(detections, key=lambda k: k[2][0]):
             if on_someone(neck, [x for x in out if _has_body(x)]):
                 continue
             slot = nearest_free_slot(self.regions, self.last_x, neck[0] / w)
             if slot is None:
                 return
-            out[slot], self.regions[slot] = self.landmarks(frame, detection_region(hip, circle, w, h))
+            found, region = self.landmarks(frame, detection_region(hip, circle, w, h))
+            if any(within(found, x) for x in refuse):
+                continue
+            out[slot], self.regions[slot] = found, region
             self._merge_duplicates(out)
 
     def _merge_duplicates(self, out: np.ndarray) -> None:
@@ -250,7 +291,12 @@ class MultiPersonPose:
 
 
 def estimate_video(
-    frames: np.ndarray, max_persons: int = 2, raw: bool = False, detect_every: int = 1, min_presence: float = 0.3
+    frames: np.ndarray,
+    max_persons: int = 2,
+    raw: bool = False,
+    detect_every: int = 1,
+    min_presence: float = 0.3,
+    mask_held: bool = False,
 ) -> np.ndarray:
     """(T, H, W, 3) RGB -> (T, P, 18, 3) COCO-18 poses (or (T, P, 33, 3) BlazePose with ``raw``).
 
@@ -259,7 +305,10 @@ def estimate_video(
     """
     T = len(frames)
     out = np.full((T, max_persons, 33, 3), np.nan, dtype=np.float32)
-    model = BlazePose(static=False) if max_persons == 1 else MultiPersonPose(max_persons, detect_every, min_presence)
+    if max_persons == 1:
+        model = BlazePose(static=False)
+    else:
+        model = MultiPersonPose(max_persons, detect_every, min_presence, mask_held)
     for t, frame in enumerate(frames):
         out[t] = model(frame)
     model.close()
