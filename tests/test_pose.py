@@ -150,10 +150,13 @@ def test_masking_the_held_person_finds_the_one_the_detector_suppressed():
 
 
 def test_a_person_found_inside_the_held_body_is_refused():
-    from earlyact.pose import mask_people, within
+    from earlyact.pose import mask_people, part_of
 
     held, legs, beside = _body(100.0), _body(105.0, 130.0, 8.0), _body(300.0)
-    assert within(legs, held) and not within(beside, held) and not within(np.full((33, 3), np.nan), held)
+    fragment = held.copy()
+    fragment[:, :2] = (held[:, :2] - held[:, :2].mean(0)) * 0.3 + (140.0, 30.0)  # squeezed, outside the box
+    assert part_of(legs, held) and part_of(fragment, held)
+    assert not part_of(beside, held) and not part_of(np.full((33, 3), np.nan), held)
     masked = mask_people(_painted([100.0, 300.0]), [held])
     assert masked[100, 100].max() < 255 and masked[100, 300].max() == 255  # the held body hidden, the other kept
 

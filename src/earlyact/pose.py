@@ -186,14 +186,17 @@ def mask_people(frame: np.ndarray, people: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def within(new: np.ndarray, held: np.ndarray, share: float = 0.5) -> bool:
-    """More than ``share`` of ``new``'s landmarks inside ``held``'s bounding box: a part of the held body
-    (its legs, say) taken for another person, not a second person beside it."""
+def part_of(new: np.ndarray, held: np.ndarray, share: float = 0.5, smallest: float = 0.25) -> bool:
+    """``new`` is a part of the ``held`` body, or a fragment beside it, not a second person: more than
+    ``share`` of its landmarks inside the held body's bounding box (its legs taken for someone), or its
+    own box under ``smallest`` of the held box's area (a few landmarks squeezed on a head)."""
     box = held[np.isfinite(held[:, 0]), :2]
     points = new[np.isfinite(new[:, 0]), :2]
     if not len(box) or not len(points):
         return False
-    return bool(((points >= box.min(0)) & (points <= box.max(0))).all(1).mean() > share)
+    lo, hi = box.min(0), box.max(0)
+    inside = ((points >= lo) & (points <= hi)).all(1).mean() > share
+    return bool(inside or np.prod(np.ptp(points, 0)) < smallest * np.prod(hi - lo))
 
 
 def nearest_free_slot(regions: list[NormalizedRect | None], last_x: list[float | None], x: float) -> int | None:
@@ -217,8 +220,8 @@ class MultiPersonPose:
     whose neck is not on a held person takes a free slot. Two slots on one body are merged.
     With ``mask_held``, a slot still free after that is sought once more on the frame with the held
     persons masked out (``mask_people``): the detector's non-maximum suppression drops a person whose
-    face is weaker than a close neighbour's (after a hug, say), and a person found there inside a
-    held one's box is refused (``within``).
+    face is weaker than a close neighbour's (after a hug, say), and a person found there that is part
+    of a held one, or a fragment beside it, is refused (``part_of``).
     """
 
     def __init__(
@@ -263,7 +266,7 @@ class MultiPersonPose:
             self._take(frame, out, self.detector(mask_people(frame, held)), held)
 
     def _take(self, frame: np.ndarray, out: np.ndarray, detections: np.ndarray, refuse: list[np.ndarray]) -> None:
-        """Free slots to the detections nobody holds; a person found ``within`` one of ``refuse`` is dropped."""
+        """Free slots to the detections nobody holds, but to a person ``part_of`` one of ``refuse``."""
         h, w = frame.shape[:2]
         for hip, circle, neck in sorted(detections, key=lambda k: k[2][0]):
             if on_someone(neck, [x for x in out if _has_body(x)]):
@@ -272,7 +275,7 @@ class MultiPersonPose:
             if slot is None:
                 return
             found, region = self.landmarks(frame, detection_region(hip, circle, w, h))
-            if any(within(found, x) for x in refuse):
+            if any(part_of(found, x) for x in refuse):
                 continue
             out[slot], self.regions[slot] = found, region
             self._merge_duplicates(out)
