@@ -219,9 +219,9 @@ class MultiPersonPose:
     detector runs every ``detect_every`` frames (every frame while nobody is held); a detection
     whose neck is not on a held person takes a free slot. Two slots on one body are merged.
     With ``mask_held``, a slot still free after that is sought once more on the frame with the held
-    persons masked out (``mask_people``): the detector's non-maximum suppression drops a person whose
-    face is weaker than a close neighbour's (after a hug, say), and a person found there that is part
-    of a held one, or a fragment beside it, is refused (``part_of``).
+    persons masked out (``mask_people``): the detector can miss a person beside a stronger detection
+    (after a hug, say) and find that person once the other is out of view; a person found there that is
+    part of a held one, or a fragment beside it, is refused (``part_of``).
     """
 
     def __init__(
