@@ -2,7 +2,7 @@
 
     python benchmarks/ut_pose_sanity.py [--root ../shared/data/ut_interaction/segmented_set1]
                                         [--per-class 10] [--stride 1] [--detect-every 1] [--mask-held]
-    python benchmarks/ut_pose_sanity.py --features runs/ut/features   # poses `earlyact extract` wrote
+    python benchmarks/ut_pose_sanity.py --features runs/ut/features [--per-clip]   # poses `earlyact extract` wrote
 
 A person counts as found when its neck (mid-shoulders) is present. Prints a table per class with
 the share of frames with >= 1 and with 2 persons, and the pose time per frame. Use --per-class and
@@ -32,10 +32,17 @@ def print_table(title: str, rows: list[tuple[str, int, int, float, float]]) -> N
         print(f"| {name} | {c} | {f} | {one:.1f} | {two:.1f} |")
 
 
-def from_features(folder: Path) -> None:
+def from_features(folder: Path, per_clip: bool = False) -> None:
     """The same table from the pose streams of an extracted dataset (every frame of every clip),
-    ``extract.extraction_summary``'s, which the UT-Interaction benchmark report quotes too."""
+    ``extract.extraction_summary``'s, which the UT-Interaction benchmark report quotes too; with
+    ``per_clip`` also each clip's frames with both persons found (where a class's share is lost)."""
     index, clips = load_dataset(folder)
+    if per_clip:
+        print("| clip | class | frames | frames with 2 persons |\n|---|---|---|---|")
+        for c in clips:
+            two = int((persons_found(c.pose, COCO18) >= 2).sum())
+            print(f"| {c.clip_id} | {index.classes[c.label]} | {c.num_frames} | {two} |")
+        print()
     summary = extraction_summary(index, clips)
     rows = [(name, v["clips"], v["frames"], v["one"], v["all"]) for name, v in summary["persons_per_class"].items()]
     print_table(f"{folder}: poses from `earlyact extract` (extract config {summary['extract']})", rows)
@@ -53,9 +60,10 @@ def main() -> None:
     ap.add_argument("--mask-held", action="store_true", help="see pose.MultiPersonPose (mask_held)")
     ap.add_argument("--classes", nargs="+", default=UT_CLASSES, help="only these classes")
     ap.add_argument("--features", type=Path, help="read the poses of an extracted set instead of estimating them")
+    ap.add_argument("--per-clip", action="store_true", help="with --features: each clip's two-person frames too")
     args = ap.parse_args()
     if args.features is not None:
-        return from_features(args.features)
+        return from_features(args.features, args.per_clip)
     _, entries = read_ut_interaction(args.root)
     rows, frames_done, seconds = [], 0, 0.0
     for label, name in enumerate(UT_CLASSES):

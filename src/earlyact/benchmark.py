@@ -300,11 +300,12 @@ def _pool_folds(
 
 def _write_ut_report(
     results: dict[str, Any], cfg: ExperimentConfig, extract_cfg: ExtractConfig, out: Path, report: str | Path,
-    timing: tuple[float, float, float], n_clips: int, n_classes: int,
+    timing: tuple[float, float, float],
 ) -> None:  # fmt: skip
     """docs/results/ut-interaction.md: the table with what made it (command, times, streams, features)."""
     extract_s, compute, train_s = timing
     command, root, folds = results["command"], results["root"], results["folds"]
+    n_clips, n_classes = results["n_clips"], len(results["classes"])
     intro = f"""Produced by `{command}` on this machine (2 CPU cores): feature extraction {extract_s:.0f} s wall
 in this call (about 0 when the features were reused), training and evaluation {compute:.0f} s of compute for
 {len(folds)} folds × seeds {cfg.seeds} (summed over interrupted and resumed parts), {train_s:.0f} s wall in this call.
@@ -360,8 +361,6 @@ def benchmark_ut_interaction(
                    confusion={f"{r:g}": m.tolist() for r, m in confusions.items()})  # fmt: skip
     write_results(results, out, confusions)
     if report is not None:
-        _write_ut_report(
-            results, cfg, extract_cfg, out, report, (extract_s, compute, train_s), len(clips), len(index.classes)
-        )
+        _write_ut_report(results, cfg, extract_cfg, out, report, (extract_s, compute, train_s))
     print(markdown_table(results))
     return results

@@ -261,8 +261,10 @@ class MultiPersonPose:
     def _add_detected(self, frame: np.ndarray, out: np.ndarray) -> None:
         """Detect people; each one nobody holds takes a free slot (left to right) and is found at once."""
         self._take(frame, out, self.detector(frame), [])
+        if not self.mask_held or all(r is not None for r in self.regions):
+            return
         held = [x.copy() for x in out if _has_body(x)]
-        if self.mask_held and held and any(r is None for r in self.regions):
+        if held:
             self._take(frame, out, self.detector(mask_people(frame, held)), held)
 
     def _take(self, frame: np.ndarray, out: np.ndarray, detections: np.ndarray, refuse: list[np.ndarray]) -> None:
