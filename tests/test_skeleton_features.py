@@ -131,8 +131,9 @@ def test_long_motion_is_the_displacement_over_k_frames():
 
 
 def _windows(
-    pose, length=8, span=64, rows=None, duration=False, positions=False, local_motion=False, real=False, both=False
-):
+    pose, length=8, span=64, rows=None, duration=False, positions=False, local_motion=False, real=False, both=False,
+    stretched=False,
+):  # fmt: skip
     from earlyact.config import ContextNetConfig
     from earlyact.features import prefix_windows
 
@@ -144,6 +145,7 @@ def _windows(
         local_motion=local_motion,
         real_motion=real,
         frame_motion=both,
+        stretched_speed=stretched,
     )
     return prefix_windows(pose, COCO18, FeatureConfig(), window, rows)
 
@@ -240,6 +242,19 @@ def test_prefix_windows_real_motion_is_per_frame_observed():
     np.testing.assert_allclose(both[..., :306], plain[..., :306], atol=1e-6)
     np.testing.assert_allclose(both[..., 306:378], real[..., 306:], atol=1e-6)
     np.testing.assert_allclose(both[..., 378:], plain[..., 306:], atol=1e-6)
+
+
+def test_prefix_windows_stretched_speed_is_per_frame_until_the_prefix_fills_the_window():
+    pose = _pose(T=14)
+    steady = np.repeat(pose[:1], 14, axis=0)
+    steady[:, :, :, 0] += np.arange(14)[:, None, None] * 7.0  # the body slides right at a constant speed
+    stretched, real, plain = (_windows(steady, stretched=s, real=r) for s, r in ((True, False), (False, True), (0, 0)))
+    # prefixes of up to 8 frames (the window) are stretched: their motion per frame observed, the speed
+    np.testing.assert_allclose(stretched[:8], real[:8], atol=1e-5)
+    # longer ones are compressed: DD-Net's motion per window step (more than a frame's), as without the option
+    np.testing.assert_allclose(stretched[7:], plain[7:], atol=1e-5)  # both at 8 frames: the scale is continuous
+    assert not np.allclose(stretched[12], real[12], atol=1e-3)
+    np.testing.assert_allclose(stretched[..., :306], plain[..., :306], atol=1e-6)  # distances unchanged
 
 
 def test_prefix_windows_cross_proximity_is_every_joint_pair_between_the_persons():

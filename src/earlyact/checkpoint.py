@@ -1,9 +1,9 @@
 """Checkpoints without pickle: weights in safetensors, everything else in JSON/YAML.
 
 A checkpoint folder holds ``model.safetensors`` (the predictor's weights and those of the
-networks behind its streams: action network, context network), ``checkpoint.json`` (class names, method, the streams it
-reads and how each is computed, model dimensions, configs) and ``config.yaml`` (the resolved
-experiment config). Folders are written atomically.
+networks behind its streams: action network, context network, early window net), ``checkpoint.json``
+(class names, method, the streams it reads and how each is computed, model dimensions, configs) and
+``config.yaml`` (the resolved experiment config). Folders are written atomically.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class Bundle:
     predictor: Predictor
     nets: StreamNets
     info: dict[str, Any]  # checkpoint.json
+    twin: Bundle | None = None  # ``speed_twin``: the twin that predicts while few frames are seen (``twin/``)
 
     @property
     def action_net(self) -> ActionNet | None:
@@ -110,7 +111,7 @@ def save_checkpoint(
 ) -> Path:
     """Write a self-contained checkpoint folder (atomically). ``info`` must be JSON-able."""
     tensors = {f"predictor.{k}": v for k, v in predictor.state_dict().items()}
-    for prefix, net in (("action_net", nets.action), ("context_net", nets.context)):
+    for prefix, net in (("action_net", nets.action), ("context_net", nets.context), ("early_net", nets.early)):
         if net is not None:
             tensors.update({f"{prefix}.{k}": v for k, v in net.state_dict().items()})
     with atomic_dir(folder) as tmp:
@@ -151,8 +152,15 @@ def load_checkpoint(folder: str | Path) -> Bundle:
             nets.context = ContextNet(c["input_dim"], c["num_classes"], ccfg)
         nets.context.load_state_dict(_strip(tensors, "context_net."))
         nets.context.eval()
+    if info.get("early_net"):  # model.early_frames: the early window net (one member)
+        e = info["early_net"]
+        ecfg = from_dict(ContextNetConfig, e["config"])
+        nets.early = make_window_net(e["dist_dim"], e["motion_dim"], e["num_classes"], ecfg)
+        nets.early.load_state_dict(_strip(tensors, "early_net."))
+        nets.early.eval()
     predictor.eval()
-    return Bundle(predictor, nets, info)
+    twin = load_checkpoint(folder / "twin") if (folder / "twin").is_dir() else None  # earlyact.twin
+    return Bundle(predictor, nets, info, twin)
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -102,6 +102,10 @@ class ContextNetConfig:
     # joints in the frame, the body's travel included)
     real_motion: bool = False  # window motion per frame observed (x (window - 1) / (frames - 1)), not per
     # resampled window step: the speed that resampling a short prefix to the window scales away
+    stretched_speed: bool = False  # window motion per frame observed while the prefix is shorter than the window
+    # (stretched to it, DD-Net's motion per step shrinks by (frames - 1) / (window - 1): the speed is hidden just
+    # when little is seen), DD-Net's per step once it is as long or longer; the scale max(1, (window - 1) /
+    # (frames - 1)) is continuous at frames = window (docs/experiments.md, stop 30)
     frame_motion: bool = False  # window rows also carry the motion per frame observed, read with the distances,
     # beside DD-Net's motion per window step (real_motion replaces it)
     cross: bool = False  # window rows also carry each pair of persons' cross-person proximity, 1 / (1 + d) for the
@@ -136,12 +140,16 @@ class ModelConfig:
     pool: str = "log"  # how the fusion combines its experts: "log", the weighted sum of log-probabilities (a
     # product of experts); "linear", the log of the weighted sum of probabilities (a mixture: one expert
     # sure of a wrong class cannot veto the others)
+    early_frames: int = 0  # > 0: while fewer frames than this are seen, the fused context expert is the early
+    # window net's classifier (the window net's twin reading the motion per frame observed, trained beside it):
+    # resampling a short prefix to the window hides how fast the body moves (docs/experiments.md, stop 30)
 
 
 MIRROR_MODES = ("none", "experts", "all")  # the values of ModelConfig.mirror
 POOLS = ("log", "linear")  # the values of ModelConfig.pool
-PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror", "pool")  # ModelConfig fields that act on
-# predictions alone: a trained phase does not depend on them (its settings leave them out; predict.prediction_options)
+PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror", "pool", "early_frames")  # ModelConfig fields
+# that act on predictions alone: a trained phase does not depend on them (its settings leave them out;
+# predict.prediction_options)
 
 
 @dataclass
@@ -223,6 +231,9 @@ class ExperimentConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)  # the stages: teachers, then students
     teacher_epochs: int = 0  # > 0: the teachers' epochs (whole clips take longer to fit); 0: train.epochs
+    speed_twin: bool = False  # every method has a twin whose window net reads the motion per frame observed
+    # (context_net.real_motion); the twin predicts while fewer frames than the window are seen, the method after
+    # (earlyact.twin; docs/experiments.md, stop 30)
     demo: DemoDataConfig = field(default_factory=DemoDataConfig)
 
 

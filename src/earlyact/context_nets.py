@@ -165,6 +165,13 @@ def member_config(cfg: ContextNetConfig, i: int) -> ContextNetConfig:
     return replace(cfg, members=1, speed_members=False, real_motion=speed)
 
 
+def early_config(cfg: ContextNetConfig) -> ContextNetConfig:
+    """The early window net's configuration (``model.early_frames``): one net like ``cfg``'s, reading the
+    motion per frame observed. A prefix shorter than the window is stretched to it, which scales DD-Net's
+    motion per window step down by (frames - 1) / (window - 1): early on, the speed is what it hides."""
+    return replace(cfg, members=1, speed_members=False, real_motion=True, frame_motion=False)
+
+
 def make_window_net(
     dist_dim: int, motion_dim: int, num_classes: int, cfg: ContextNetConfig, seed: int | None = None
 ) -> WindowNet | WindowEnsemble:

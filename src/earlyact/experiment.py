@@ -29,14 +29,17 @@ from earlyact.storage import atomic_write_json
 from earlyact.streams import (
     StreamNets,
     context_source,
+    early_views,
     fit_action_net,
     fit_context_net,
+    fit_early_net,
     fold_action_nets,
     fold_context_nets,
     make_transform,
     pose_streams,
 )
 from earlyact.train import train_students, train_teachers
+from earlyact.twin import attach_twin, share_action_net, switch_predictions, twin_config
 
 CONFUSION_RATIOS = (0.2, 0.5, 1.0)
 
@@ -69,6 +72,7 @@ def run_seed(
     train = pose_streams(train, streams, skeleton, cfg.features, nets, training=True)
     val, test = (pose_streams(x, streams, skeleton, cfg.features, nets) for x in (val, test))
     mirrored = mirrored_views(test, streams, skeleton, cfg, nets)
+    early = early_views(test, cfg.features, nets.early)
     dims = {s: (getattr(train[0], s).shape[1] if s in streams else 0) for s in ("context", "action")}
     info = {
         "classes": list(classes),
@@ -93,9 +97,24 @@ def run_seed(
     preds = {}
     for name in cfg.methods:
         preds[name] = _run_method(
-            name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed, mirrored
+            name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed, (mirrored, early)
         )
-    return preds
+    return _with_twin(preds, train_all, test, classes, cfg, out_dir, seed, stream_specs) if cfg.speed_twin else preds
+
+
+def _with_twin(
+    preds: dict[str, np.ndarray], train_all: Sequence[Clip], test: Sequence[Clip], classes: Sequence[str],
+    cfg: ExperimentConfig, out_dir: Path, seed: int, stream_specs: dict[str, Any],
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """``speed_twin``: train the methods' twins in ``out_dir/speed_twin`` (``earlyact.twin``), attach each
+    twin's checkpoint to its method's, and switch to the twin's predictions where few frames are seen."""
+    twin_dir = out_dir / "speed_twin"
+    share_action_net(out_dir, twin_dir)
+    twin = run_seed(train_all, test, classes, twin_config(cfg), twin_dir, seed, stream_specs)
+    lengths = [c.num_frames for c in test]
+    for name in cfg.methods:
+        attach_twin(out_dir / name / "checkpoint", twin_dir / name / "checkpoint")
+    return {m: switch_predictions(twin[m], p, lengths, cfg.ratios, cfg.context_net.window) for m, p in preds.items()}
 
 
 def timed_seed(
@@ -175,12 +194,16 @@ def _fit_stream_nets(
     skeleton_context: bool,
 ) -> tuple[StreamNets, dict[str, Any]]:  # fmt: skip
     """Train (or reload) the networks behind the streams; their descriptions go into checkpoints."""
-    nets, descs = StreamNets(), {"action_net": None, "context_net": None}
+    nets, descs = StreamNets(), {"action_net": None, "context_net": None, "early_net": None}
     K = num_classes
     if skeleton_context and cfg.context_net.channels > 0:
         nets.context, descs["context_net"] = fit_context_net(train, val, K, cfg, out_dir / "context_net", seed)
         if cfg.context_folds > 1:
             nets.train_context = fold_context_nets(train, val, K, cfg, out_dir, seed)
+    if cfg.model.early_frames > 0:
+        if nets.context is None:
+            raise ValueError("model.early_frames needs a skeleton window net (context_net.channels and .window > 0)")
+        nets.early, descs["early_net"] = fit_early_net(train, val, K, cfg, out_dir / "early_net", seed)
     if "action" in cfg.streams:
         nets.action, descs["action_net"] = fit_action_net(train, val, K, cfg, out_dir / "action_net", seed)
         folds = cfg.action_folds > 1
@@ -189,7 +212,7 @@ def _fit_stream_nets(
 
 
 def _run_method(
-    name, train, val, test, dims, teacher_state, info, nets, cfg, out: Path, seed, mirrored=None
+    name, train, val, test, dims, teacher_state, info, nets, cfg, out: Path, seed, views=(None, None)
 ) -> np.ndarray:
     done = out / "predictions.json"
     fuse = cfg.model.fuse_context
@@ -225,7 +248,9 @@ def _run_method(
     if not test:
         return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
     options = prediction_options(nets, cfg.model)
-    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, mirrored=mirrored, **options)
+    mirrored, early = views  # the test clips' mirror images and early-net views (or None)
+    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, mirrored=mirrored, early=early,
+                           **options)  # fmt: skip
     saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "stages": stages,
              "predictions": preds.tolist()}  # fmt: skip
     atomic_write_json(done, saved)

@@ -177,7 +177,8 @@ def prefix_windows(
     With ``window.positions`` the distances are followed by each joint's root-centred coordinates
     (DD-Net's distances say nothing of which way the body faces or points); with ``window.local_motion``
     the motion is that of the root-centred joints (the root's own travel, and a panning camera's, left out);
-    with ``window.real_motion`` it is per frame observed, not per window step (the speed itself);
+    with ``window.real_motion`` it is per frame observed, not per window step (the speed itself), and with
+    ``window.stretched_speed`` per frame observed only while the prefix is shorter than the window;
     ``window.frame_motion`` adds the motion per frame observed after the distances (and positions);
     ``window.cross`` puts the persons' ``cross_proximity`` right after their own distances."""
     length, span = window.window, window.span
@@ -200,8 +201,10 @@ def prefix_windows(
     moving = local if window.local_motion else win  # local: the body's own travel (and the camera's) left out
     motion = np.zeros_like(moving)
     motion[:, :-1] = moving[:, 1:] - moving[:, :-1]
-    if window.real_motion or window.frame_motion:  # a window step spans (frames - 1) / (L - 1) frames observed
-        per_frame = motion * ((length - 1) / np.maximum(ends - starts - 1, 1))[:, None, None, None, None]
+    scale = ((length - 1) / np.maximum(ends - starts - 1, 1))[:, None, None, None, None]  # window steps per frame
+    per_frame = motion * scale  # a window step spans (frames - 1) / (L - 1) frames observed
+    if window.stretched_speed and not window.real_motion:  # per frame while stretched, per step once compressed
+        motion = motion * np.maximum(scale, 1.0)
     n = len(ends)
     parts = [jcd.reshape(n, length, -1)]
     if window.cross:  # every joint of one person against every joint of another, each pair of persons

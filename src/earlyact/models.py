@@ -276,3 +276,4 @@ class StreamNets:
     context: ContextNet | WindowNet | WindowEnsemble | None = None  # embeds the pose (pose-only context stream)
     train_context: ContextNet | WindowNet | WindowEnsemble | dict[str, Any] | None = None  # training clips'
     # context stream when it differs (out-of-fold networks); None: ``context``
+    early: WindowNet | None = None  # the fused context expert while few frames are seen (model.early_frames)

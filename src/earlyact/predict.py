@@ -19,7 +19,8 @@ from earlyact.evaluate import ratio_frames
 from earlyact.methods import get_method
 from earlyact.models import Predictor, fuse_logits, smooth_log_probs
 from earlyact.skeleton import get_layout
-from earlyact.streams import StreamNets, add_streams, pose_streams
+from earlyact.streams import StreamNets, add_streams, early_views, pose_streams
+from earlyact.twin import switch_predictions
 
 
 @torch.no_grad()
@@ -37,6 +38,9 @@ def predict_ratios(
     fuse_action: float = 0.0,
     mirror: str = "all",
     pool: str = "log",
+    early: Sequence[Clip] | None = None,
+    early_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    early_frames: int = 0,
 ) -> np.ndarray:
     """(R, N) predicted classes at each ratio's last observed frame; students causally, teachers
     (offline) on the whole clip.
@@ -49,7 +53,9 @@ def predict_ratios(
     averages only the fused classifiers' log-probabilities over them; the teachers read one view.
     ``smooth`` > 0 pools the students' log-probabilities over the frames seen (``models.smooth_log_probs``);
     ``fuse_action`` > 0 fuses ``action_head`` (the action network's classifier on the action stream) too;
-    ``pool`` says how (``ModelConfig.pool``)."""
+    ``pool`` says how (``ModelConfig.pool``). With ``early`` (the same clips whose context stream is the early
+    window net's embedding, ``streams.early_views``) and ``early_frames`` > 0, ``early_head`` replaces
+    ``context_head`` in the fusion while fewer than ``early_frames`` frames are seen (``gate_early``)."""
     if mirror not in MIRROR_MODES:
         raise ValueError(f"model.mirror must be one of {MIRROR_MODES}, not {mirror!r}")
     model.eval()
@@ -63,7 +69,10 @@ def predict_ratios(
             b = make_batch(view[s : s + 64], streams)
             other = make_batch(mirrored[s : s + 64], streams) if experts_only else None
             experts = (context_head, fuse), (action_head, fuse_action)
-            log_p = _log_probs(model, offline, b, *experts, other, pool)  # (B, T, K)
+            gate = None
+            if early is not None and early_frames > 0 and not offline:
+                gate = early_head, make_batch(early[s : s + 64], ["context"]).context, early_frames
+            log_p = _log_probs(model, offline, b, *experts, other, pool, gate)  # (B, T, K)
             log_p = log_p if offline else smooth_log_probs(log_p, smooth)
             parts.append(ratio_frames(log_p, b.lengths, ratios))
         total = total + torch.cat(parts, dim=1)  # (R, N, K)
@@ -78,10 +87,12 @@ def _log_probs(
     action: tuple,
     mirrored: Batch | None = None,
     pool: str = "log",
+    gate: tuple | None = None,
 ) -> torch.Tensor:
     """(B, T, K) class log-probabilities of the last stage (students fused with the (head, weight)
     pairs ``context`` and ``action``, each reading its stream, and with ``mirrored`` the mean of its
-    log-probabilities over both views)."""
+    log-probabilities over both views; ``gate`` = (early head, its (B, T, D) stream, frames): the early
+    expert in the context expert's place while fewer frames than that are seen)."""
     if offline:
         return model.forward_teachers(b.context, b.action, b.lengths)[-1].logits.log_softmax(-1)
     logits = model.forward_students(b.context, b.action)[-1].logits
@@ -93,8 +104,19 @@ def _log_probs(
         out = head(getattr(b, stream)).log_softmax(-1)  # (B, T, K)
         return out if mirrored is None else (out + head(getattr(mirrored, stream)).log_softmax(-1)) / 2
 
-    return fuse_logits(logits, expert(c_head, "context") if w > 0 else None, w,
-                       expert(a_head, "action") if v > 0 else None, v, pool)  # fmt: skip
+    own = expert(c_head, "context") if w > 0 else None
+    if own is not None and gate is not None:
+        e_head, stream, frames = gate
+        own = gate_early(e_head(stream).log_softmax(-1), own, frames)
+    return fuse_logits(logits, own, w, expert(a_head, "action") if v > 0 else None, v, pool)
+
+
+def gate_early(early: torch.Tensor, late: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B, T, K) log-probabilities of two experts -> the early one's at the frames where fewer than
+    ``frames`` frames are seen (frame index t + 1 < frames), the late one's after: causal, and a
+    switch on the frame count, not on the clip's unknown length."""
+    seen = torch.arange(1, late.shape[1] + 1, device=late.device)  # frames seen at each index
+    return torch.where((seen < frames)[None, :, None], early, late)
 
 
 def fusion_head(nets: StreamNets, fuse: float) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -120,9 +142,12 @@ def prediction_options(nets: StreamNets, model: ModelConfig) -> dict[str, Any]:
     (``config.PREDICTION_ONLY``: the fusion heads, weights and pool, the smoothing, the mirroring; the
     mirrored clips themselves are the caller's, ``mirrored_views``)."""
     w, v = model.fuse_context, model.fuse_action
+    if model.early_frames > 0 and nets.early is None:
+        raise ValueError("model.early_frames > 0 needs the early window net (trained when the setting is on)")
+    early_head = nets.early.eval().head if model.early_frames > 0 else None
     return {"context_head": fusion_head(nets, w), "fuse": w, "smooth": model.smooth,
             "action_head": action_fusion_head(nets, v), "fuse_action": v, "mirror": model.mirror,
-            "pool": model.pool}  # fmt: skip
+            "pool": model.pool, "early_head": early_head, "early_frames": model.early_frames}  # fmt: skip
 
 
 def mirrored_views(
@@ -142,7 +167,13 @@ def mirrored_views(
 
 
 def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:
-    """(R, N) predictions of a saved model on clips that hold at least the pose stream."""
+    """(R, N) predictions of a saved model on clips that hold at least the pose stream (with a speed
+    twin, ``earlyact.twin``: the twin's while fewer frames than its window are seen)."""
+    if bundle.twin is not None:
+        own = evaluate_checkpoint(replace(bundle, twin=None), clips, ratios)
+        twin = evaluate_checkpoint(bundle.twin, clips, ratios)
+        frames = bundle.twin.info["context_net"]["config"]["window"]
+        return switch_predictions(twin, own, [c.num_frames for c in clips], ratios, frames)
     streams = bundle.info["streams"]
     saved = bundle.info["model"]  # a setting the checkpoint predates is its default
     model_cfg = ModelConfig(**{k: saved[k] for k in PREDICTION_ONLY if k in saved})
@@ -154,4 +185,6 @@ def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[
     offline = get_method(bundle.info["method"]).offline
     options = prediction_options(bundle.nets, model_cfg)
     mirrored = views[1] if len(views) > 1 else None
-    return predict_ratios(bundle.predictor, offline, views[0], streams, ratios, mirrored=mirrored, **options)
+    early = early_views(clips, bundle.features, bundle.nets.early) if model_cfg.early_frames > 0 else None
+    predictor = bundle.predictor
+    return predict_ratios(predictor, offline, views[0], streams, ratios, mirrored=mirrored, early=early, **options)

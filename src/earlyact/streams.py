@@ -23,7 +23,7 @@ import torch
 
 from earlyact.augment import augment_clip
 from earlyact.config import ExperimentConfig, FeatureConfig, from_dict, to_dict
-from earlyact.context_nets import ContextNet, WindowEnsemble, WindowNet, make_window_net, member_seed
+from earlyact.context_nets import ContextNet, WindowEnsemble, WindowNet, early_config, make_window_net, member_seed
 from earlyact.data import Clip, make_batch, pad_stack
 from earlyact.evaluate import ratio_predictions
 from earlyact.features import (
@@ -149,6 +149,26 @@ def fit_context_net(
     train_context_net(net, train, val, cfg.features, cfg.context_augment, cfg.ratios, cfg.context_train, out_dir, seed)
     desc = {"input_dim": dim, "num_classes": num_classes, "config": to_dict(cfg.context_net)}
     return net.eval(), desc
+
+
+def fit_early_net(
+    train: Sequence[Clip], val: Sequence[Clip], num_classes: int, cfg: ExperimentConfig, out_dir: Path, seed: int
+) -> tuple[WindowNet, dict[str, Any]]:
+    """Train (or reload) the early window net of ``model.early_frames``: the window net's twin
+    (``context_nets.early_config``), from the same seed as its first member, fused while few frames are seen."""
+    if cfg.context_net.window <= 0 or cfg.model.fuse_context <= 0:
+        raise ValueError("model.early_frames needs the window net (context_net.window > 0) and model.fuse_context > 0")
+    if cfg.model.mirror != "none":
+        raise ValueError("model.early_frames does not combine with model.mirror (the early net reads one view)")
+    net, desc = _fit_window_net(train, val, num_classes, replace(cfg, context_net=early_config(cfg.context_net)),
+                                out_dir, seed)  # fmt: skip
+    assert isinstance(net, WindowNet)  # early_config: one member
+    return net, desc
+
+
+def early_views(clips: Sequence[Clip], features: FeatureConfig, net: WindowNet | None) -> list[Clip] | None:
+    """Copies of ``clips`` whose context stream is the early window net's embedding (None without one)."""
+    return None if net is None else pose_streams(clips, ["context"], True, features, StreamNets(context=net))
 
 
 def member_folder(out_dir: Path, i: int) -> Path:

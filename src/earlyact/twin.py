@@ -1,0 +1,60 @@
+"""The speed twin (``speed_twin``): a second copy of every method for the frames a window stretches.
+
+The window net (``context_nets.WindowNet``) resamples each frame's observed prefix to a fixed number of
+window frames. A prefix shorter than the window is stretched, and DD-Net's motion per window step
+shrinks with it by (frames - 1) / (window - 1): early on, how fast the body moves is hidden. A
+longer prefix is compressed, and the motion relative to the time observed is what tells the
+actions apart. The twin is the same method trained on window rows of the motion per frame observed
+(``context_net.real_motion``); it predicts while fewer frames than the window are seen, and the
+method itself from then on. The switch reads the frame count alone, so it stays causal and O(1)
+per frame online (both run until the window fills, then the method alone). Measured on validation
+(docs/experiments.md, stop 30): either motion alone gains at some ratios and loses at others, and
+one network reading both (``context_net.stretched_speed``) keeps less of the gain than the switch.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from earlyact.config import ExperimentConfig
+from earlyact.evaluate import observed_frames
+from earlyact.storage import atomic_dir
+
+
+def twin_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """The twin's config: ``cfg`` with its window net (as many members) reading the motion per frame
+    observed, and no twin of its own."""
+    if cfg.context_net.window <= 0:
+        raise ValueError("speed_twin needs the window net (context_net.window > 0)")
+    net = replace(cfg.context_net, real_motion=True, speed_members=False, stretched_speed=False, frame_motion=False)
+    return replace(cfg, speed_twin=False, context_net=net)
+
+
+def switch_predictions(
+    twin: np.ndarray, own: np.ndarray, lengths: Sequence[int], ratios: Sequence[float], frames: int
+) -> np.ndarray:
+    """(R, N) predictions of the twin and the method -> the twin's where a ratio observes fewer than
+    ``frames`` frames of the clip (``evaluate.observed_frames``), the method's elsewhere."""
+    seen = np.array([[observed_frames(int(n), r) for n in lengths] for r in ratios]).reshape(own.shape)  # (R, N)
+    return np.where(seen < frames, twin, own)
+
+
+def share_action_net(out_dir: Path, twin_dir: Path) -> None:
+    """Copy a finished action network into the twin's folder: the twin's is the same network (same
+    settings and seed; its training is only resumed there, and left alone if already present)."""
+    src, dst = out_dir / "action_net", twin_dir / "action_net"
+    if (src / "state.json").exists() and not dst.exists():
+        with atomic_dir(dst) as tmp:
+            shutil.copytree(src, tmp, dirs_exist_ok=True)
+
+
+def attach_twin(checkpoint: Path, twin_checkpoint: Path) -> None:
+    """Put the twin's checkpoint inside the method's (``twin/``): ``checkpoint.load_checkpoint`` loads
+    both and ``predict.evaluate_checkpoint`` switches between them as the run did."""
+    with atomic_dir(checkpoint / "twin") as tmp:
+        shutil.copytree(twin_checkpoint, tmp, dirs_exist_ok=True)

@@ -1,0 +1,74 @@
+"""The speed twin: a second copy of every method, reading the motion per frame observed, predicts while
+the window is stretched (earlyact.twin)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from earlyact.config import ContextNetConfig, TrainConfig
+
+
+def test_switch_predictions_take_the_twin_while_fewer_frames_than_the_window_are_seen():
+    from earlyact.twin import switch_predictions
+
+    ratios = [0.1, 0.5, 1.0]
+    twin, own = np.zeros((3, 2), dtype=int), np.ones((3, 2), dtype=int)
+    out = switch_predictions(twin, own, [10, 40], ratios, 8)  # frames seen: 1, 5, 10 and 4, 20, 40
+    assert out.tolist() == [[0, 0], [0, 1], [1, 1]]
+    assert switch_predictions(twin, own, [10, 40], ratios, 1).tolist() == own.tolist()  # never < 1 frame
+
+
+def test_the_twin_reads_the_motion_per_frame_observed_and_needs_the_window_net(tiny_cfg):
+    from earlyact.twin import twin_config
+
+    cfg = replace(tiny_cfg, speed_twin=True, context_net=ContextNetConfig(channels=2, window=8, members=2))
+    twin = twin_config(cfg)
+    assert twin.context_net.real_motion and twin.context_net.members == 2 and not twin.speed_twin
+    assert replace(twin, context_net=cfg.context_net, speed_twin=True) == cfg  # nothing else changes
+    with pytest.raises(ValueError, match="window"):
+        twin_config(replace(tiny_cfg, speed_twin=True))
+
+
+def test_a_run_with_a_twin_switches_to_it_early_and_its_checkpoint_does_the_same(tmp_path, tiny_cfg):
+    from earlyact.checkpoint import load_checkpoint
+    from earlyact.evaluate import observed_frames
+    from earlyact.experiment import describe_streams, run_seed
+    from earlyact.predict import evaluate_checkpoint
+    from earlyact.synthetic import make_dataset
+
+    cfg = replace(
+        tiny_cfg,
+        methods=["kd-ms-lstm"],
+        speed_twin=True,
+        context_net=ContextNetConfig(channels=2, window=8, span=10, prefixes=3),
+        context_train=TrainConfig(epochs=6, batch_size=8, lr=3e-3),
+        model=replace(tiny_cfg.model, fuse_context=0.9),  # the window nets lead: the twins' predictions differ
+    )
+    index, clips = make_dataset(cfg.demo)  # clips of 12-20 frames: the window of 8 fills at r = 0.4-0.6
+    train = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "train"]
+    test = [c for c, e in zip(clips, index.clips, strict=True) if e.split == "test"]
+    preds = run_seed(train, test, index.classes, cfg, tmp_path, 0, describe_streams(index, train, cfg))
+    twin_dir = tmp_path / "speed_twin"
+    network = json.loads((twin_dir / "context_net" / "state.json").read_text())["settings"]["network"]
+    assert network["real_motion"] and not json.loads((tmp_path / "context_net" / "state.json").read_text())[
+        "settings"]["network"]["real_motion"]  # fmt: skip
+    for name in ("last.safetensors", "metrics.csv"):  # the action network is shared, not trained twice
+        assert (twin_dir / "action_net" / name).read_bytes() == (tmp_path / "action_net" / name).read_bytes()
+    own, twin = (np.array(json.loads((d / "kd-ms-lstm" / "predictions.json").read_text())["predictions"])
+                 for d in (tmp_path, twin_dir))  # fmt: skip
+    seen = np.array([[observed_frames(c.num_frames, r) for c in test] for r in cfg.ratios])
+    assert (seen < 8).any() and (seen >= 8).any()
+    assert np.array_equal(preds["kd-ms-lstm"], np.where(seen < 8, twin, own))
+    assert not np.array_equal(own, twin)  # two different systems
+    bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
+    assert bundle.twin is not None and bundle.twin.nets.context.cfg.real_motion
+    assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])
+    # a rerun reuses both systems: nothing retrains
+    history = (twin_dir / "kd-ms-lstm" / "students" / "metrics.csv").read_text()
+    again = run_seed(train, test, index.classes, cfg, tmp_path, 0, describe_streams(index, train, cfg))
+    assert np.array_equal(again["kd-ms-lstm"], preds["kd-ms-lstm"])
+    assert (twin_dir / "kd-ms-lstm" / "students" / "metrics.csv").read_text() == history
