@@ -165,11 +165,17 @@ def member_config(cfg: ContextNetConfig, i: int) -> ContextNetConfig:
     return replace(cfg, members=1, speed_members=False, real_motion=speed)
 
 
+def per_frame_motion_config(cfg: ContextNetConfig) -> ContextNetConfig:
+    """``cfg``'s window net (as many members) reading the motion per frame observed in place of DD-Net's
+    per window step, the other motion options off: the net of the speed twin (``earlyact.twin``)."""
+    return replace(cfg, real_motion=True, speed_members=False, stretched_speed=False, frame_motion=False)
+
+
 def early_config(cfg: ContextNetConfig) -> ContextNetConfig:
     """The early window net's configuration (``model.early_frames``): one net like ``cfg``'s, reading the
     motion per frame observed. A prefix shorter than the window is stretched to it, which scales DD-Net's
     motion per window step down by (frames - 1) / (window - 1): early on, the speed is what it hides."""
-    return replace(cfg, members=1, speed_members=False, real_motion=True, frame_motion=False)
+    return replace(per_frame_motion_config(cfg), members=1)
 
 
 def make_window_net(

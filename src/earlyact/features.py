@@ -202,7 +202,8 @@ def prefix_windows(
     motion = np.zeros_like(moving)
     motion[:, :-1] = moving[:, 1:] - moving[:, :-1]
     scale = ((length - 1) / np.maximum(ends - starts - 1, 1))[:, None, None, None, None]  # window steps per frame
-    per_frame = motion * scale  # a window step spans (frames - 1) / (L - 1) frames observed
+    if window.real_motion or window.frame_motion:  # a window step spans (frames - 1) / (L - 1) frames observed
+        per_frame = motion * scale
     if window.stretched_speed and not window.real_motion:  # per frame while stretched, per step once compressed
         motion = motion * np.maximum(scale, 1.0)
     n = len(ends)

@@ -186,5 +186,6 @@ def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[
     options = prediction_options(bundle.nets, model_cfg)
     mirrored = views[1] if len(views) > 1 else None
     early = early_views(clips, bundle.features, bundle.nets.early) if model_cfg.early_frames > 0 else None
-    predictor = bundle.predictor
-    return predict_ratios(predictor, offline, views[0], streams, ratios, mirrored=mirrored, early=early, **options)
+    return predict_ratios(
+        bundle.predictor, offline, views[0], streams, ratios, mirrored=mirrored, early=early, **options
+    )

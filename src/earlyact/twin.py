@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from earlyact.config import ExperimentConfig
+from earlyact.context_nets import per_frame_motion_config
 from earlyact.evaluate import observed_frames
 from earlyact.storage import atomic_dir
 
@@ -31,8 +32,7 @@ def twin_config(cfg: ExperimentConfig) -> ExperimentConfig:
     observed, and no twin of its own."""
     if cfg.context_net.window <= 0:
         raise ValueError("speed_twin needs the window net (context_net.window > 0)")
-    net = replace(cfg.context_net, real_motion=True, speed_members=False, stretched_speed=False, frame_motion=False)
-    return replace(cfg, speed_twin=False, context_net=net)
+    return replace(cfg, speed_twin=False, context_net=per_frame_motion_config(cfg.context_net))
 
 
 def switch_predictions(
