@@ -62,6 +62,44 @@ def test_prefix_ends_cover_at_least_the_share_asked_for():
         prefix_ends(40, 4, 1.5, rng)
 
 
+def test_prefix_ends_keep_to_the_bounds_in_frames():
+    """``context_net.prefix_frames_min`` / ``_max``: prefixes of at least / at most so many frames (end
+    k is k + 1 frames); a clip shorter than the lower bound gives its whole self, and the upper bound
+    wins where the two cannot both hold (the twin's prefixes: shorter than the window)."""
+    rng = np.random.default_rng(0)
+    assert set(prefix_ends(40, 2000, 0.0, rng, min_frames=32)) == set(range(31, 40))
+    assert set(prefix_ends(20, 200, 0.0, rng, min_frames=32)) == {19}
+    assert set(prefix_ends(40, 2000, 0.0, rng, max_frames=31)) == set(range(31))
+    assert set(prefix_ends(20, 2000, 0.0, rng, max_frames=31)) == set(range(20))
+    assert set(prefix_ends(100, 2000, 0.5, rng, max_frames=31)) == {30}  # 50 frames asked, 31 allowed
+
+
+def test_window_net_training_draws_only_prefixes_within_its_frame_bounds(tmp_path, tiny_cfg, monkeypatch):
+    """The bounds reach the training batches: every window the net trains on ends inside them."""
+    import earlyact.pretrain as pretrain
+
+    index, clips = make_dataset(tiny_cfg.demo)
+    layout = get_layout(tiny_cfg.features.layout)
+    win = ContextNetConfig(channels=4, window=8, span=10, prefixes=3, prefix_frames_max=5)
+    seen: list[np.ndarray] = []
+    real = pretrain.prefix_windows
+
+    def spy(pose, layout, features, window, rows=None):
+        if rows is not None:
+            seen.append(np.asarray(rows))
+        return real(pose, layout, features, window, rows)
+
+    monkeypatch.setattr(pretrain, "prefix_windows", spy)
+    torch.manual_seed(0)
+    net = WindowNet(*window_dims(clips[0].pose.shape[1], layout, win), len(index.classes), win)
+    train_window_net(net, clips[:8], [], tiny_cfg.features, tiny_cfg.augment, tiny_cfg.ratios,
+                     TrainConfig(epochs=2, batch_size=4), tmp_path, 0)  # fmt: skip
+    ends = np.concatenate(seen)
+    assert len(ends) == 2 * 8 * 3 and ends.max() <= 4 and ends.min() >= 0  # 5 frames at most: ends 0..4
+    with pytest.raises(ValueError, match="prefix_frames"):
+        pretrain.frame_bounds(replace(win, prefix_frames_min=-1))
+
+
 def test_window_net_label_smoothing_reaches_its_training(tmp_path, tiny_cfg):
     """``context_net.label_smoothing`` spreads the targets: the same net trained on the same batches
     ends less sure of its classes than with one-hot targets (whose optimum is certainty)."""

@@ -33,6 +33,19 @@ def test_the_twin_reads_the_motion_per_frame_observed_and_needs_the_window_net(t
         twin_config(replace(tiny_cfg, speed_twin=True))
 
 
+def test_the_twin_trains_on_the_prefixes_it_predicts_from(tiny_cfg):
+    """The twin predicts while fewer frames than the window are seen: it never inherits the method's
+    lower bound in frames, and with ``twin_prefixes`` it trains only on prefixes shorter than the window."""
+    from earlyact.twin import twin_config
+
+    net = ContextNetConfig(channels=2, window=8, prefix_frames_min=8)
+    cfg = replace(tiny_cfg, speed_twin=True, context_net=net)
+    assert twin_config(cfg).context_net.prefix_frames_min == 0
+    assert twin_config(cfg).context_net.prefix_frames_max == 0
+    short = twin_config(replace(cfg, twin_prefixes=True))
+    assert short.context_net.prefix_frames_max == 7 and not short.twin_prefixes
+
+
 def test_a_run_with_a_twin_switches_to_it_early_and_its_checkpoint_does_the_same(tmp_path, tiny_cfg):
     from earlyact.checkpoint import load_checkpoint
     from earlyact.evaluate import observed_frames

@@ -95,6 +95,10 @@ class ContextNetConfig:
     prefixes: int = 4  # window net training: prefix ends drawn per clip and batch (all frames on validation)
     prefix_min: float = 0.0  # window net training: prefixes cover at least this share of the clip (1: whole
     # clips only, DD-Net's own training; 0.1: the shortest prefix the ratios read)
+    prefix_frames_min: int = 0  # window net training: prefixes at least this many frames long (a shorter clip: whole;
+    # 0: any): with speed_twin the method predicts only from window frames on (docs/experiments.md, stop 31)
+    prefix_frames_max: int = 0  # window net training: prefixes at most this many frames long (0: any; wins over the
+    # two bounds above); set on the twin by twin_prefixes
     duration: bool = False  # window rows also carry log(frames observed / span): how much of the action was seen
     positions: bool = False  # window rows also carry each joint's root-centred, body-scaled coordinates
     # (DD-Net reads distances and motion only: blind to which way the body faces or points)
@@ -234,6 +238,8 @@ class ExperimentConfig:
     speed_twin: bool = False  # every method has a twin whose window net reads the motion per frame observed
     # (context_net.real_motion); the twin predicts while fewer frames than the window are seen, the method after
     # (earlyact.twin; docs/experiments.md, stop 30)
+    twin_prefixes: bool = False  # the twin's window nets train only on prefixes shorter than the window, the ones
+    # it predicts from (context_net.prefix_frames_max = window - 1); the twin never inherits prefix_frames_min
     demo: DemoDataConfig = field(default_factory=DemoDataConfig)
 
 

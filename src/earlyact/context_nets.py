@@ -167,8 +167,11 @@ def member_config(cfg: ContextNetConfig, i: int) -> ContextNetConfig:
 
 def per_frame_motion_config(cfg: ContextNetConfig) -> ContextNetConfig:
     """``cfg``'s window net (as many members) reading the motion per frame observed in place of DD-Net's
-    per window step, the other motion options off: the net of the speed twin (``earlyact.twin``)."""
-    return replace(cfg, real_motion=True, speed_members=False, stretched_speed=False, frame_motion=False)
+    per window step, the other motion options off: the net of the speed twin (``earlyact.twin``). It
+    predicts while the prefix is short, so it never inherits a lower bound on its training prefixes."""
+    return replace(
+        cfg, real_motion=True, speed_members=False, stretched_speed=False, frame_motion=False, prefix_frames_min=0
+    )
 
 
 def early_config(cfg: ContextNetConfig) -> ContextNetConfig:

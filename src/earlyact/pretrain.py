@@ -70,18 +70,21 @@ def train_window_net(
     if window.distill < 0 or (window.distill > 0 and window.mixup > 0):
         raise ValueError(f"context_net.distill must be >= 0 and cannot be combined with mixup; got {window}")
 
+    def draw(c: Clip, rng: np.random.Generator) -> np.ndarray:
+        return prefix_ends(c.num_frames, window.prefixes, window.prefix_min, rng, *frame_bounds(window))
+
     def encode(clips: Sequence[Clip], rng: np.random.Generator | None) -> Batch:
         if rng is not None and window.distill > 0:  # training batches: each clip's whole-clip window last
 
             def ends(c: Clip) -> np.ndarray:
-                return np.append(prefix_ends(c.num_frames, window.prefixes, window.prefix_min, rng), c.num_frames - 1)
+                return np.append(draw(c, rng), c.num_frames - 1)
 
             wins = _windows(clips, features, window, ends)
             lengths, labels = torch.tensor([len(w) - 1 for w in wins]), torch.tensor([c.label for c in clips])
             rows = torch.from_numpy(np.stack(wins))  # (B, R + 1, L, D): equal row counts
             return Batch(lengths=lengths, labels=labels, context=rows[:, :-1], whole=rows[:, -1:])
-        draw = None if rng is None else (lambda c: prefix_ends(c.num_frames, window.prefixes, window.prefix_min, rng))
-        wins = _windows(clips, features, window, draw)  # all frames' windows without a generator
+        pick = None if rng is None else (lambda c: draw(c, rng))
+        wins = _windows(clips, features, window, pick)  # all frames' windows without a generator
         lengths, labels = torch.tensor([len(w) for w in wins]), torch.tensor([c.label for c in clips])
         if rng is None or window.mixup <= 0:
             return Batch(lengths=lengths, labels=labels, context=pad_stack(wins))
@@ -114,13 +117,27 @@ def whole_clip_loss(net: WindowNet, b: Batch, weight: float) -> tuple[torch.Tens
     return logits, weight * ((emb - target) ** 2).mean(-1).sum(1).mean()
 
 
-def prefix_ends(num_frames: int, count: int, prefix_min: float, rng: np.random.Generator) -> np.ndarray:
+def prefix_ends(
+    num_frames: int, count: int, prefix_min: float, rng: np.random.Generator, min_frames: int = 0, max_frames: int = 0
+) -> np.ndarray:
     """``count`` last frames (0-based) of random training prefixes that cover at least ``prefix_min``
-    of a clip of ``num_frames`` frames (uniform over the allowed ends; ``prefix_min`` 1: the whole clip)."""
+    of a clip of ``num_frames`` frames (uniform over the allowed ends; ``prefix_min`` 1: the whole clip),
+    at least ``min_frames`` long (a shorter clip: whole) and, when ``max_frames`` > 0, at most that long,
+    which wins over the other two: a window net trained only on the prefixes it will predict from
+    (``context_net.prefix_frames_min``, ``twin_prefixes``)."""
     if not 0.0 <= prefix_min <= 1.0:
         raise ValueError(f"context_net.prefix_min must be in [0, 1]; got {prefix_min}")
     first = observed_frames(num_frames, prefix_min) - 1 if prefix_min > 0 else 0
-    return rng.integers(first, num_frames, count)
+    first = max(first, min(min_frames, num_frames) - 1)
+    last = num_frames - 1 if max_frames <= 0 else min(max_frames, num_frames) - 1
+    return rng.integers(min(first, last), last + 1, count)
+
+
+def frame_bounds(window: ContextNetConfig) -> tuple[int, int]:
+    """The training prefixes' bounds in frames, (at least, at most; 0: none), checked."""
+    if window.prefix_frames_min < 0 or window.prefix_frames_max < 0:
+        raise ValueError(f"context_net.prefix_frames_min and prefix_frames_max must be >= 0; got {window}")
+    return window.prefix_frames_min, window.prefix_frames_max
 
 
 def mixup(

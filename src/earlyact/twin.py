@@ -29,10 +29,14 @@ from earlyact.storage import atomic_dir
 
 def twin_config(cfg: ExperimentConfig) -> ExperimentConfig:
     """The twin's config: ``cfg`` with its window net (as many members) reading the motion per frame
-    observed, and no twin of its own."""
+    observed, and no twin of its own. Its training prefixes have no lower bound in frames (it predicts
+    from the shortest), and with ``twin_prefixes`` are shorter than the window (all it predicts from)."""
     if cfg.context_net.window <= 0:
         raise ValueError("speed_twin needs the window net (context_net.window > 0)")
-    return replace(cfg, speed_twin=False, context_net=per_frame_motion_config(cfg.context_net))
+    net = per_frame_motion_config(cfg.context_net)
+    if cfg.twin_prefixes:
+        net = replace(net, prefix_frames_max=net.window - 1)
+    return replace(cfg, speed_twin=False, twin_prefixes=False, context_net=net)
 
 
 def switch_predictions(
