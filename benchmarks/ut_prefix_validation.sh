@@ -1,7 +1,7 @@
 #!/bin/bash
 # Seed 1 (folds 1-8) of UT-Interaction rotated validation, meant for a 16-core machine (stop 32, issue 4): ts (twin_prefixes) and ml (prefix_frames_min=32) from scratch side by side,
-# Run from the repo root with the feature store in runs/ut/features and $OUT set: bash benchmarks/ut_prefix_validation.sh
 # then ref (= ts main + ml twin) and both (= ml main + ts twin) prediction only.
+# Run from the repo root with the feature store in runs/ut/features and $OUT set: bash benchmarks/ut_prefix_validation.sh
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 nproc; python3 -c "import torch,numpy,scipy,yaml,safetensors,tqdm,matplotlib;print(torch.__version__, numpy.__version__)" || exit 1
 FF="train.val_fraction=0 train.epochs=8 train.cosine=true"
