@@ -22,6 +22,14 @@ def test_switch_predictions_take_the_twin_while_fewer_frames_than_the_window_are
     assert switch_predictions(twin, own, [10, 40], ratios, 1).tolist() == own.tolist()  # never < 1 frame
 
 
+def test_the_switch_is_at_the_window_unless_model_twin_frames_moves_it():
+    from earlyact.twin import switch_frames
+
+    assert switch_frames(0, 32) == 32 and switch_frames(20, 32) == 20 and switch_frames(40, 32) == 40
+    with pytest.raises(ValueError, match="twin_frames"):
+        switch_frames(-1, 32)
+
+
 def test_the_twin_reads_the_motion_per_frame_observed_and_needs_the_window_net(tiny_cfg):
     from earlyact.twin import twin_config
 
@@ -85,3 +93,11 @@ def test_a_run_with_a_twin_switches_to_it_early_and_its_checkpoint_does_the_same
     again = run_seed(train, test, index.classes, cfg, tmp_path, 0, describe_streams(index, train, cfg))
     assert np.array_equal(again["kd-ms-lstm"], preds["kd-ms-lstm"])
     assert (twin_dir / "kd-ms-lstm" / "students" / "metrics.csv").read_text() == history
+    # model.twin_frames moves the switch at prediction time only: nothing retrains, the checkpoint follows
+    early = replace(cfg, model=replace(cfg.model, twin_frames=4))
+    moved = run_seed(train, test, index.classes, early, tmp_path, 0, describe_streams(index, train, early))
+    assert (twin_dir / "kd-ms-lstm" / "students" / "metrics.csv").read_text() == history
+    assert (seen < 4).any() and ((seen >= 4) & (seen < 8)).any()
+    assert np.array_equal(moved["kd-ms-lstm"], np.where(seen < 4, twin, own))
+    bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
+    assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), moved["kd-ms-lstm"])

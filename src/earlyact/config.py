@@ -147,13 +147,15 @@ class ModelConfig:
     early_frames: int = 0  # > 0: while fewer frames than this are seen, the fused context expert is the early
     # window net's classifier (the window net's twin reading the motion per frame observed, trained beside it):
     # resampling a short prefix to the window hides how fast the body moves (docs/experiments.md, stop 30)
+    twin_frames: int = 0  # with speed_twin: the twin predicts while fewer frames than this are seen, the method
+    # from then on (0: the window, context_net.window; earlyact.twin.switch_frames)
 
 
 MIRROR_MODES = ("none", "experts", "all")  # the values of ModelConfig.mirror
 POOLS = ("log", "linear")  # the values of ModelConfig.pool
-PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror", "pool", "early_frames")  # ModelConfig fields
-# that act on predictions alone: a trained phase does not depend on them (its settings leave them out;
-# predict.prediction_options)
+PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror", "pool", "early_frames", "twin_frames")
+# ModelConfig fields that act on predictions alone: a trained phase does not depend on them (its settings
+# leave them out; predict.prediction_options)
 
 
 @dataclass

@@ -39,7 +39,7 @@ from earlyact.streams import (
     pose_streams,
 )
 from earlyact.train import train_students, train_teachers
-from earlyact.twin import attach_twin, share_action_net, switch_predictions, twin_config
+from earlyact.twin import attach_twin, share_action_net, switch_frames, switch_predictions, twin_config
 
 CONFUSION_RATIOS = (0.2, 0.5, 1.0)
 
@@ -114,7 +114,8 @@ def _with_twin(
     lengths = [c.num_frames for c in test]
     for name in cfg.methods:
         attach_twin(out_dir / name / "checkpoint", twin_dir / name / "checkpoint")
-    return {m: switch_predictions(twin[m], p, lengths, cfg.ratios, cfg.context_net.window) for m, p in preds.items()}
+    frames = switch_frames(cfg.model.twin_frames, cfg.context_net.window)
+    return {m: switch_predictions(twin[m], p, lengths, cfg.ratios, frames) for m, p in preds.items()}
 
 
 def timed_seed(

@@ -20,7 +20,7 @@ from earlyact.methods import get_method
 from earlyact.models import Predictor, fuse_logits, smooth_log_probs
 from earlyact.skeleton import get_layout
 from earlyact.streams import StreamNets, add_streams, early_views, pose_streams
-from earlyact.twin import switch_predictions
+from earlyact.twin import switch_frames, switch_predictions
 
 
 @torch.no_grad()
@@ -168,11 +168,12 @@ def mirrored_views(
 
 def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:
     """(R, N) predictions of a saved model on clips that hold at least the pose stream (with a speed
-    twin, ``earlyact.twin``: the twin's while fewer frames than its window are seen)."""
+    twin, ``earlyact.twin``: the twin's while fewer frames than ``model.twin_frames``, or its window, are seen)."""
     if bundle.twin is not None:
         own = evaluate_checkpoint(replace(bundle, twin=None), clips, ratios)
         twin = evaluate_checkpoint(bundle.twin, clips, ratios)
-        frames = bundle.twin.info["context_net"]["config"]["window"]
+        window = bundle.twin.info["context_net"]["config"]["window"]
+        frames = switch_frames(bundle.info["model"].get("twin_frames", 0), window)  # older checkpoints: the window
         return switch_predictions(twin, own, [c.num_frames for c in clips], ratios, frames)
     streams = bundle.info["streams"]
     saved = bundle.info["model"]  # a setting the checkpoint predates is its default

@@ -36,7 +36,16 @@ def twin_config(cfg: ExperimentConfig) -> ExperimentConfig:
     net = per_frame_motion_config(cfg.context_net)
     if cfg.twin_prefixes:
         net = replace(net, prefix_frames_max=net.window - 1)
-    return replace(cfg, speed_twin=False, twin_prefixes=False, context_net=net)
+    model = replace(cfg.model, twin_frames=0)  # the switch is the method's: the twin's own predictions ignore it
+    return replace(cfg, speed_twin=False, twin_prefixes=False, context_net=net, model=model)
+
+
+def switch_frames(twin_frames: int, window: int) -> int:
+    """The frame count from which the method predicts instead of its twin: ``model.twin_frames``, or
+    the window (0), where a prefix stops being stretched to the window and starts being compressed."""
+    if twin_frames < 0:
+        raise ValueError(f"model.twin_frames must be >= 0 (0: the window); got {twin_frames}")
+    return twin_frames or window
 
 
 def switch_predictions(
