@@ -66,6 +66,8 @@ def run_seed(
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """All methods for one seed; returns per method the (R, N) test predictions."""
     streams = list(cfg.streams)
+    switch = switch_frames(cfg.model.twin_frames, cfg.context_net.window) if cfg.speed_twin else 0  # checked
+    # before anything trains
     train, val = held_out_validation(train_all, test, cfg.train, seed, out_dir / "validation.json")
     skeleton = "context" in streams and stream_specs["context"]["source"] == "skeleton"
     nets, descs = _fit_stream_nets(train, val, len(classes), cfg, out_dir, seed, skeleton)
@@ -99,22 +101,24 @@ def run_seed(
         preds[name] = _run_method(
             name, train, val, test, dims, teacher_state, info, nets, cfg, out_dir / name, seed, (mirrored, early)
         )
-    return _with_twin(preds, train_all, test, classes, cfg, out_dir, seed, stream_specs) if cfg.speed_twin else preds
+    if not cfg.speed_twin:
+        return preds
+    return _with_twin(preds, train_all, test, classes, cfg, out_dir, seed, stream_specs, switch)
 
 
 def _with_twin(
     preds: dict[str, np.ndarray], train_all: Sequence[Clip], test: Sequence[Clip], classes: Sequence[str],
-    cfg: ExperimentConfig, out_dir: Path, seed: int, stream_specs: dict[str, Any],
+    cfg: ExperimentConfig, out_dir: Path, seed: int, stream_specs: dict[str, Any], frames: int,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """``speed_twin``: train the methods' twins in ``out_dir/speed_twin`` (``earlyact.twin``), attach each
-    twin's checkpoint to its method's, and switch to the twin's predictions where few frames are seen."""
+    twin's checkpoint to its method's, and switch to the twin's predictions while fewer than ``frames``
+    frames are seen (``twin.switch_frames``)."""
     twin_dir = out_dir / "speed_twin"
     share_action_net(out_dir, twin_dir)
     twin = run_seed(train_all, test, classes, twin_config(cfg), twin_dir, seed, stream_specs)
     lengths = [c.num_frames for c in test]
     for name in cfg.methods:
         attach_twin(out_dir / name / "checkpoint", twin_dir / name / "checkpoint")
-    frames = switch_frames(cfg.model.twin_frames, cfg.context_net.window)
     return {m: switch_predictions(twin[m], p, lengths, cfg.ratios, frames) for m, p in preds.items()}
 
 
