@@ -15,7 +15,9 @@ fixed number of epochs, the last weights kept; what the benchmarks do). A varian
 ``benchmark.JHMDB_DEFAULTS`` (or ``UT_DEFAULTS``). Prints the accuracy (%) per ratio on the held-out
 clips for each method, pooled over the units run (JHMDB: 63 clips per seed, about 5 minutes per
 variant; UT: 6 clips per fold). With --per-unit it also prints each unit's score (mean over r) and,
-per method, the predictions each variant gets right that the first gets wrong and the reverse.
+per method, the predictions each variant gets right that the first gets wrong and the reverse; with
+--by-length F the accuracy on the clips shorter than F frames and on the rest (F = 32, the window: the
+speed twin predicts a shorter clip at every ratio).
 JHMDB with ``--videos SPLITS`` (the official split lists, ``splits.zip``): the held-out part is whole
 pseudo-videos instead (``jhmdb.pseudo_videos``, ``data.split_groups_by_class``), closer to the test
 split's unseen videos than a random part.
@@ -107,6 +109,22 @@ def print_unit_table(units: list[Unit], scored: list[tuple[str, dict[str, np.nda
             print(f"| {name} {m} | {per_unit} | +{won} | -{lost} |")
 
 
+def print_length_table(units: list[Unit], scored: list[tuple[str, dict[str, np.ndarray]]], frames: int, ratios) -> None:
+    """Each variant's accuracy (%) per ratio on the held-out clips shorter than ``frames`` and on the
+    rest: with the speed twin, a clip shorter than the window is predicted by the twin at every ratio."""
+    lengths = np.concatenate([[c.num_frames for c in held] for *_, held in units])  # (N,), units in order
+    parts = ((f"< {frames}", lengths < frames), (f">= {frames}", lengths >= frames))
+    print(f"\nAccuracy (%) per ratio by clip length ({len(lengths)} held-out clips)\n")
+    print("| variant | clips | " + " | ".join(f"{r:g}" for r in ratios) + " | mean |")
+    print("|---" * (len(ratios) + 3) + "|")
+    for name, right in scored:
+        for m, r in right.items():
+            for words, mine in parts:
+                acc = 100 * r[:, mine].mean(1) if mine.any() else np.full(len(ratios), np.nan)
+                cells = " | ".join(f"{a:.1f}" for a in acc)
+                print(f"| {name} {m} | {int(mine.sum())} of {words} frames | {cells} | {acc.mean():.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dataset", choices=["jhmdb", "ut-interaction"])
@@ -119,6 +137,9 @@ def main() -> None:
     ap.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "OVERRIDES"))
     ap.add_argument("--per-unit", action="store_true", help="also each unit's score and the paired counts")
     ap.add_argument("--workers", type=int, default=2, help="units (seeds, folds) trained side by side")
+    ap.add_argument(
+        "--by-length", type=int, metavar="F", help="also the accuracy on clips shorter than F frames and the rest"
+    )
     args = ap.parse_args()
     jhmdb = args.dataset == "jhmdb"
     base = JHMDB_DEFAULTS if jhmdb else UT_DEFAULTS
@@ -142,6 +163,8 @@ def main() -> None:
     print_variant_table(title + ": accuracy (%) per ratio", load_config(None, base).ratios, rows)
     if args.per_unit:
         print_unit_table(units, scored)
+    if args.by_length:
+        print_length_table(units, scored, args.by_length, load_config(None, base).ratios)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@ the context (or window) network and the action network classify by themselves, n
 methods built on them. A diagnostic read after the run; it chooses nothing.
 
     python benchmarks/stream_accuracy.py runs/jhmdb [--train ../shared/data/jhmdb/GT_train_1.pkl]
-        [--test ../shared/data/jhmdb/GT_test_1.pkl]
+        [--test ../shared/data/jhmdb/GT_test_1.pkl] [--by-length 32]
 
 Prints accuracy (%) per observation ratio, mean over the run's seeds, for each network alone and
 for the run's methods (from its results.json). ``--on train`` scores the training file instead
-(in-sample: what the stages were trained on).
+(in-sample: what the stages were trained on). ``--by-length F`` splits every network's row into the
+clips shorter than F frames and the rest, and adds the saved ``kd-ms-lstm`` checkpoints' own rows
+(``predict.evaluate_checkpoint``, the speed twin's switch included): with the twin, a clip shorter than
+the window is predicted by the twin at every ratio, r = 1.0 included.
 """
 
 from __future__ import annotations
@@ -25,15 +28,15 @@ from earlyact.data import pad_stack
 from earlyact.evaluate import ratio_predictions
 from earlyact.features import action_inputs, prepared
 from earlyact.jhmdb import load_gt_pickles
+from earlyact.predict import evaluate_checkpoint
 from earlyact.streams import context_net_predictions
 
 
 @torch.inference_mode()
-def network_accuracy(checkpoint: Path, clips, ratios) -> dict[str, np.ndarray]:
-    """{network: accuracy (%) per ratio} of the stream networks saved in ``checkpoint``."""
+def network_predictions(checkpoint: Path, clips, ratios) -> dict[str, np.ndarray]:
+    """{network: (R, N) predictions} of the stream networks saved in ``checkpoint``."""
     bundle = load_checkpoint(checkpoint)
     features = from_dict(FeatureConfig, bundle.info["features"])
-    labels = np.array([c.label for c in clips])
     out = {}
     if bundle.nets.context is not None:
         net = bundle.nets.context
@@ -42,7 +45,22 @@ def network_accuracy(checkpoint: Path, clips, ratios) -> dict[str, np.ndarray]:
         inputs = action_inputs(prepared(clips, features), features)
         logits, _ = bundle.nets.action(pad_stack(inputs))  # (B, T, K)
         out["ActionNet alone"] = ratio_predictions(logits, torch.tensor([len(x) for x in inputs]), ratios)
-    return {name: 100 * (pred == labels[None]).mean(1) for name, pred in out.items()}
+    return out
+
+
+def accuracy_rows(predictions: dict[str, np.ndarray], clips, frames: int = 0) -> dict[str, np.ndarray]:
+    """{row name: accuracy (%) per ratio} of (R, N) predictions; with ``frames`` > 0 one row for the clips
+    shorter than ``frames`` and one for the rest instead."""
+    labels, lengths = np.array([c.label for c in clips]), np.array([c.num_frames for c in clips])
+    parts = [("", np.ones(len(clips), dtype=bool))]
+    if frames > 0:
+        parts = [(f", {int(m.sum())} clips {w} frames", m) for w, m in
+                 ((f"< {frames}", lengths < frames), (f">= {frames}", lengths >= frames)) if m.any()]  # fmt: skip
+    return {
+        name + words: 100 * (p[:, m] == labels[None, m]).mean(1)
+        for name, p in predictions.items()
+        for words, m in parts
+    }
 
 
 def main() -> None:
@@ -51,6 +69,7 @@ def main() -> None:
     ap.add_argument("--train", type=Path, default=Path("../shared/data/jhmdb/GT_train_1.pkl"))
     ap.add_argument("--test", type=Path, default=Path("../shared/data/jhmdb/GT_test_1.pkl"))
     ap.add_argument("--on", choices=["test", "train"], default="test", help="the clips to score (train: in-sample)")
+    ap.add_argument("--by-length", type=int, default=0, metavar="F", help="split every row at clips of F frames")
     args = ap.parse_args()
     results = json.loads((args.run / "results.json").read_text())
     ratios = results["ratios"]
@@ -60,7 +79,10 @@ def main() -> None:
     rows: dict[str, list[np.ndarray]] = {}
     for seed in results["seeds"]:
         checkpoint = args.run / f"seed_{seed}" / "kd-ms-lstm" / "checkpoint"
-        for name, acc in network_accuracy(checkpoint, test, ratios).items():
+        predictions = network_predictions(checkpoint, test, ratios)
+        if args.by_length:  # the method itself, read back from its checkpoint (the twin's switch included)
+            predictions["kd-ms-lstm"] = evaluate_checkpoint(load_checkpoint(checkpoint), test, ratios)
+        for name, acc in accuracy_rows(predictions, test, args.by_length).items():
             rows.setdefault(name, []).append(acc)
     table = {name: np.mean(v, axis=0) for name, v in rows.items()}
     if args.on == "test":

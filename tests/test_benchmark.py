@@ -136,3 +136,16 @@ def test_both_benchmarks_end_with_a_final_fit_and_the_documented_overrides_bring
         assert (held.train.val_fraction, held.train.epochs, held.train.cosine) == (0.15, 60, False)
         assert fit.context_train == held.context_train and fit.model == held.model  # only the stage fit differs
     assert ut_config().train.val_by_group and not jhmdb_config().train.val_by_group
+
+
+def test_the_reports_say_where_the_twin_hands_over_and_on_which_prefixes_the_method_trained():
+    from earlyact.benchmark import _twin_words, jhmdb_config, ut_config
+
+    for make in (jhmdb_config, ut_config):  # both benchmarks bound the method's prefixes at the window (stop 36)
+        words = _twin_words(make())
+        assert "predicts while fewer than 32 frames (the window) are seen" in words
+        assert words.endswith("its window nets trained on prefixes of at least 32 frames (`context_net."
+                              "prefix_frames_min`; the twin's on prefixes of any length).")  # fmt: skip
+    assert _twin_words(jhmdb_config(None, ["context_net.prefix_frames_min=0"])).endswith("from then on.")
+    assert "fewer than 24 frames are seen" in _twin_words(jhmdb_config(None, ["model.twin_frames=24"]))
+    assert _twin_words(jhmdb_config(None, ["speed_twin=false"])) == ""

@@ -1,0 +1,79 @@
+"""The analysis functions of scripts under benchmarks/ (imported from that folder)."""
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+from test_video import _write_video
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from ut_crop_shape import first_frame_context, frame_shape, main, nearest_mean_loso  # noqa: E402
+
+from earlyact.data import Clip, ClipEntry, DatasetIndex, save_dataset  # noqa: E402
+from earlyact.datasets import UT_CLASSES  # noqa: E402
+
+
+def test_nearest_mean_loso_never_scores_a_group_against_its_own_clips():
+    # Two groups, two classes. Group B's class-0 clip (10) is nearest class 1's mean (4) when the class
+    # means come from group A alone, as they must; with its own clip in them class 0's mean would be 5
+    # and it would be called 0. Group A, scored against B's means (10 and 4), is called 1 twice.
+    x = np.array([[0.0], [4.0], [10.0], [4.0]])
+    labels, groups = np.array([0, 1, 0, 1]), np.array(["A", "A", "B", "B"])
+    assert nearest_mean_loso(x, labels, groups, 2).tolist() == [1, 1, 1, 1]
+
+
+def test_nearest_mean_loso_never_picks_a_class_absent_from_the_other_groups():
+    x = np.array([[0.0], [1.0], [9.0], [0.2]])
+    labels, groups = np.array([0, 0, 2, 0]), np.array(["A", "B", "C", "C"])
+    pred = nearest_mean_loso(x, labels, groups, 3)
+    assert pred[2] == 0 and pred.tolist() == [0, 0, 0, 0]  # class 2 is only in group C, class 1 nowhere
+
+
+def test_crop_shape_reads_the_decoded_frame_and_classifies_by_aspect(tmp_path, capsys):
+    # A UT-Interaction layout whose point clips are tall and push clips wide: the script finds every one.
+    for seq in (1, 2, 3):
+        _write_video(tmp_path / f"{2 * seq}_{seq}_3.avi", n=3, size=(48, 96))  # point: width / height 0.5
+        _write_video(tmp_path / f"{2 * seq + 1}_{seq}_5.avi", n=3, size=(128, 64))  # push: 2.0
+    assert frame_shape(tmp_path / "2_1_3.avi") == (96, 48)
+    sys.argv = ["ut_crop_shape.py", "--root", str(tmp_path)]
+    main()
+    out = capsys.readouterr().out
+    assert "| point | 3 | 0.50 / 0.50 / 0.50 | 3 |" in out and "| push | 3 | 2.00 / 2.00 / 2.00 | 3 |" in out
+    assert "all classes: 6 of 6 right (100.0 %)" in out
+
+
+def test_crop_shape_reads_each_clips_first_context_row_normalised(tmp_path):
+    clips = [Clip(f"c{i}", i % 2, context=np.full((4, 3), 10.0 * (i + 1), np.float32)) for i in range(4)]
+    clips[2].context[0] = [3.0, 4.0, 0.0]  # only row 0 is read
+    entries = [ClipEntry(c.clip_id, c.label, "all", str(i // 2)) for i, c in enumerate(clips)]
+    save_dataset(DatasetIndex(list(UT_CLASSES), entries), clips, tmp_path / "store")
+    x, labels, groups = first_frame_context(tmp_path / "store")
+    np.testing.assert_allclose(x[2], [0.6, 0.8, 0.0])
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0)
+    assert labels.tolist() == [0, 1, 0, 1] and groups.tolist() == ["0", "0", "1", "1"]
+    save_dataset(
+        DatasetIndex(list(UT_CLASSES), entries[:1]), [Clip("c0", 0, pose=np.zeros((2, 1, 18, 2)))], tmp_path / "p"
+    )
+    with pytest.raises(ValueError, match="has no context stream"):
+        first_frame_context(tmp_path / "p")
+
+
+@pytest.mark.shared
+def test_crop_shape_runs_on_the_real_set(shared_data):
+    path = shared_data / "ut_interaction" / "segmented_set1" / "0_1_4.avi"
+    height, width = frame_shape(path)
+    assert (height, width) == (296, 400)  # the crop's size, not a fixed camera frame
+
+
+def test_refit_validation_splits_its_scores_by_clip_length(capsys):
+    from refit_validation import print_length_table
+
+    held = [[Clip("a", 0, pose=np.zeros((20, 1, 15, 2))), Clip("b", 0, pose=np.zeros((40, 1, 15, 2)))],
+            [Clip("c", 1, pose=np.zeros((31, 1, 15, 2)))]]  # fmt: skip
+    units = [("seed_0", 0, [], held[0]), ("seed_1", 1, [], held[1])]
+    right = np.array([[True, False, False], [True, True, True]])  # (R, N): clips a, b, c in unit order
+    print_length_table(units, [("ref", {"kd-ms-lstm": right})], 32, [0.5, 1.0])
+    out = capsys.readouterr().out
+    assert "| ref kd-ms-lstm | 2 of < 32 frames | 50.0 | 100.0 | 75.0 |" in out  # clips a and c
+    assert "| ref kd-ms-lstm | 1 of >= 32 frames | 0.0 | 100.0 | 50.0 |" in out  # clip b
