@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from jhmdb_validation import print_variant_table  # this folder's script
+from jhmdb_validation import print_variant_table  # this folder's scripts
+from stream_accuracy import length_parts
 
 from earlyact.benchmark import FINAL_FIT, JHMDB_DEFAULTS, JHMDB_FIT, UT_DEFAULTS
 from earlyact.config import ExperimentConfig, load_config
@@ -113,16 +114,14 @@ def print_length_table(units: list[Unit], scored: list[tuple[str, dict[str, np.n
     """Each variant's accuracy (%) per ratio on the held-out clips shorter than ``frames`` and on the
     rest: with the speed twin, a clip shorter than the window is predicted by the twin at every ratio."""
     lengths = np.concatenate([[c.num_frames for c in held] for *_, held in units])  # (N,), units in order
-    parts = ((f"< {frames}", lengths < frames), (f">= {frames}", lengths >= frames))
     print(f"\nAccuracy (%) per ratio by clip length ({len(lengths)} held-out clips)\n")
     print("| variant | clips | " + " | ".join(f"{r:g}" for r in ratios) + " | mean |")
     print("|---" * (len(ratios) + 3) + "|")
     for name, right in scored:
         for m, r in right.items():
-            for words, mine in parts:
-                acc = 100 * r[:, mine].mean(1) if mine.any() else np.full(len(ratios), np.nan)
-                cells = " | ".join(f"{a:.1f}" for a in acc)
-                print(f"| {name} {m} | {int(mine.sum())} of {words} frames | {cells} | {acc.mean():.1f} |")
+            for words, mine in length_parts(lengths, frames):
+                acc = 100 * r[:, mine].mean(1)
+                print(f"| {name} {m} | {words} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} |")
 
 
 def main() -> None:

@@ -48,14 +48,20 @@ def network_predictions(checkpoint: Path, clips, ratios) -> dict[str, np.ndarray
     return out
 
 
+def length_parts(lengths: np.ndarray, frames: int) -> list[tuple[str, np.ndarray]]:
+    """(words, (N,) mask) of the clips shorter than ``frames`` and of the rest, each only if it has clips:
+    with the speed twin a clip shorter than the window is predicted by the twin at every ratio."""
+    parts = ((f"< {frames}", lengths < frames), (f">= {frames}", lengths >= frames))
+    return [(f"{int(m.sum())} clips {w} frames", m) for w, m in parts if m.any()]
+
+
 def accuracy_rows(predictions: dict[str, np.ndarray], clips, frames: int = 0) -> dict[str, np.ndarray]:
     """{row name: accuracy (%) per ratio} of (R, N) predictions; with ``frames`` > 0 one row for the clips
     shorter than ``frames`` and one for the rest instead."""
     labels, lengths = np.array([c.label for c in clips]), np.array([c.num_frames for c in clips])
     parts = [("", np.ones(len(clips), dtype=bool))]
     if frames > 0:
-        parts = [(f", {int(m.sum())} clips {w} frames", m) for w, m in
-                 ((f"< {frames}", lengths < frames), (f">= {frames}", lengths >= frames)) if m.any()]  # fmt: skip
+        parts = [(f", {words}", m) for words, m in length_parts(lengths, frames)]
     return {
         name + words: 100 * (p[:, m] == labels[None, m]).mean(1)
         for name, p in predictions.items()

@@ -75,5 +75,18 @@ def test_refit_validation_splits_its_scores_by_clip_length(capsys):
     right = np.array([[True, False, False], [True, True, True]])  # (R, N): clips a, b, c in unit order
     print_length_table(units, [("ref", {"kd-ms-lstm": right})], 32, [0.5, 1.0])
     out = capsys.readouterr().out
-    assert "| ref kd-ms-lstm | 2 of < 32 frames | 50.0 | 100.0 | 75.0 |" in out  # clips a and c
-    assert "| ref kd-ms-lstm | 1 of >= 32 frames | 0.0 | 100.0 | 50.0 |" in out  # clip b
+    assert "| ref kd-ms-lstm | 2 clips < 32 frames | 50.0 | 100.0 | 75.0 |" in out  # clips a and c
+    assert "| ref kd-ms-lstm | 1 clips >= 32 frames | 0.0 | 100.0 | 50.0 |" in out  # clip b
+    print_length_table(units, [("ref", {"kd-ms-lstm": right})], 50, [0.5, 1.0])  # no clip of 50 frames or more
+    assert "3 clips < 50 frames" in capsys.readouterr().out
+
+
+def test_stream_accuracy_rows_whole_or_split_by_length():
+    from stream_accuracy import accuracy_rows
+
+    clips = [Clip("a", 0, pose=np.zeros((20, 1, 15, 2))), Clip("b", 1, pose=np.zeros((40, 1, 15, 2)))]
+    pred = {"net": np.array([[0, 0], [0, 1]])}  # (R, N)
+    np.testing.assert_allclose(accuracy_rows(pred, clips)["net"], [50.0, 100.0])
+    rows = accuracy_rows(pred, clips, 32)
+    assert list(rows) == ["net, 1 clips < 32 frames", "net, 1 clips >= 32 frames"]
+    np.testing.assert_allclose(rows["net, 1 clips >= 32 frames"], [0.0, 100.0])
