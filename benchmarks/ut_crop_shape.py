@@ -87,7 +87,8 @@ def main() -> None:
     print("| class | clips | width / height: min / median / max | right from the frame shape alone |")
     print("|---|---|---|---|")
     for k, name in enumerate(UT_CLASSES):
-        a, mine = aspect[labels == k], labels == k
+        mine = labels == k
+        a = aspect[mine]
         if mine.any():
             right = int((pred[mine] == k).sum())
             print(f"| {name} | {mine.sum()} | {a.min():.2f} / {np.median(a):.2f} / {a.max():.2f} | {right} |")

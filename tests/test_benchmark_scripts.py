@@ -30,13 +30,13 @@ def test_nearest_mean_loso_never_picks_a_class_absent_from_the_other_groups():
     assert pred[2] == 0 and pred.tolist() == [0, 0, 0, 0]  # class 2 is only in group C, class 1 nowhere
 
 
-def test_crop_shape_reads_the_decoded_frame_and_classifies_by_aspect(tmp_path, capsys):
+def test_crop_shape_reads_the_decoded_frame_and_classifies_by_aspect(tmp_path, capsys, monkeypatch):
     # A UT-Interaction layout whose point clips are tall and push clips wide: the script finds every one.
     for seq in (1, 2, 3):
         _write_video(tmp_path / f"{2 * seq}_{seq}_3.avi", n=3, size=(48, 96))  # point: width / height 0.5
         _write_video(tmp_path / f"{2 * seq + 1}_{seq}_5.avi", n=3, size=(128, 64))  # push: 2.0
     assert frame_shape(tmp_path / "2_1_3.avi") == (96, 48)
-    sys.argv = ["ut_crop_shape.py", "--root", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", ["ut_crop_shape.py", "--root", str(tmp_path)])
     main()
     out = capsys.readouterr().out
     assert "| point | 3 | 0.50 / 0.50 / 0.50 | 3 |" in out and "| push | 3 | 2.00 / 2.00 / 2.00 | 3 |" in out
