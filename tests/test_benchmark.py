@@ -146,6 +146,9 @@ def test_the_reports_say_where_the_twin_hands_over_and_on_which_prefixes_the_met
         assert "predicts while fewer than 32 frames (the window) are seen" in words
         assert words.endswith("its window nets trained on prefixes of at least 32 frames (`context_net."
                               "prefix_frames_min`; the twin's on prefixes of any length).")  # fmt: skip
-    assert _twin_words(jhmdb_config(None, ["context_net.prefix_frames_min=0"])).endswith("from then on.")
+    assert "the 12 frames before, their class log-probabilities crossfade" in _twin_words(jhmdb_config())
+    assert "crossfade" not in _twin_words(ut_config())  # UT-Interaction: the hard switch (model.twin_ramp=0)
+    plain = jhmdb_config(None, ["context_net.prefix_frames_min=0", "model.twin_ramp=0"])
+    assert _twin_words(plain).endswith("from then on.")
     assert "fewer than 24 frames are seen" in _twin_words(jhmdb_config(None, ["model.twin_frames=24"]))
     assert _twin_words(jhmdb_config(None, ["speed_twin=false"])) == ""

@@ -12,14 +12,32 @@ import pytest
 from earlyact.config import ContextNetConfig, TrainConfig
 
 
-def test_switch_predictions_take_the_twin_while_fewer_frames_than_the_window_are_seen():
-    from earlyact.twin import switch_predictions
+def test_switch_log_probs_take_the_twin_while_fewer_frames_than_the_window_are_seen():
+    from earlyact.twin import switch_log_probs
 
     ratios = [0.1, 0.5, 1.0]
-    twin, own = np.zeros((3, 2), dtype=int), np.ones((3, 2), dtype=int)
-    out = switch_predictions(twin, own, [10, 40], ratios, 8)  # frames seen: 1, 5, 10 and 4, 20, 40
-    assert out.tolist() == [[0, 0], [0, 1], [1, 1]]
-    assert switch_predictions(twin, own, [10, 40], ratios, 1).tolist() == own.tolist()  # never < 1 frame
+    twin, own = np.full((3, 2, 4), -1.0), np.full((3, 2, 4), -2.0)
+    out = switch_log_probs(twin, own, [10, 40], ratios, 8)  # frames seen: 1, 5, 10 and 4, 20, 40
+    assert out[..., 0].tolist() == [[-1, -1], [-1, -2], [-2, -2]]
+    assert np.array_equal(switch_log_probs(twin, own, [10, 40], ratios, 1), own)  # never < 1 frame
+
+
+def test_model_twin_ramp_crossfades_from_the_twin_to_the_method_over_the_frames_before_the_switch():
+    from earlyact.twin import switch_log_probs, twin_weights
+
+    ratios = [round(0.1 * i, 1) for i in range(1, 11)]
+    w = twin_weights([10], ratios, 8, ramp=3)[:, 0]  # frames seen 1..10: twin alone up to 4, then 3/4, 2/4, 1/4
+    assert w.tolist() == [1, 1, 1, 1, 0.75, 0.5, 0.25, 0, 0, 0]
+    assert twin_weights([10], ratios, 8).tolist() == (twin_weights([10], ratios, 8, 0)).tolist()
+    assert twin_weights([10], ratios, 8)[:, 0].tolist() == [1] * 7 + [0] * 3  # no ramp: the hard switch
+    rng = np.random.default_rng(0)
+    twin, own = rng.normal(size=(10, 1, 5)), rng.normal(size=(10, 1, 5))
+    out = switch_log_probs(twin, own, [10], ratios, 8, ramp=3)
+    assert np.array_equal(out[:4], twin[:4]) and np.array_equal(out[7:], own[7:])
+    assert np.allclose(out[5], 0.5 * twin[5] + 0.5 * own[5])  # 6 frames seen: halfway
+    for ramp in (-1, 8):
+        with pytest.raises(ValueError, match="twin_ramp"):
+            twin_weights([10], ratios, 8, ramp)
 
 
 def test_the_switch_is_at_the_window_unless_model_twin_frames_moves_it():
@@ -79,12 +97,13 @@ def test_a_run_with_a_twin_switches_to_it_early_and_its_checkpoint_does_the_same
         "settings"]["network"]["real_motion"]  # fmt: skip
     for name in ("last.safetensors", "metrics.csv"):  # the action network is shared, not trained twice
         assert (twin_dir / "action_net" / name).read_bytes() == (tmp_path / "action_net" / name).read_bytes()
-    own, twin = (np.array(json.loads((d / "kd-ms-lstm" / "predictions.json").read_text())["predictions"])
-                 for d in (tmp_path, twin_dir))  # fmt: skip
+    own, twin = (np.array(json.loads((d / "kd-ms-lstm" / "predictions.json").read_text())["log_probs"])
+                 for d in (tmp_path, twin_dir))  # fmt: skip  # (R, N, K) each
+    own_p, twin_p = own.argmax(-1), twin.argmax(-1)
     seen = np.array([[observed_frames(c.num_frames, r) for c in test] for r in cfg.ratios])
     assert (seen < 8).any() and (seen >= 8).any()
-    assert np.array_equal(preds["kd-ms-lstm"], np.where(seen < 8, twin, own))
-    assert not np.array_equal(own, twin)  # two different systems
+    assert np.array_equal(preds["kd-ms-lstm"], np.where(seen < 8, twin_p, own_p))
+    assert not np.array_equal(own_p, twin_p)  # two different systems
     bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
     assert bundle.twin is not None and bundle.twin.nets.context.cfg.real_motion
     assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), preds["kd-ms-lstm"])
@@ -98,6 +117,15 @@ def test_a_run_with_a_twin_switches_to_it_early_and_its_checkpoint_does_the_same
     moved = run_seed(train, test, index.classes, early, tmp_path, 0, describe_streams(index, train, early))
     assert (twin_dir / "kd-ms-lstm" / "students" / "metrics.csv").read_text() == history
     assert (seen < 4).any() and ((seen >= 4) & (seen < 8)).any()
-    assert np.array_equal(moved["kd-ms-lstm"], np.where(seen < 4, twin, own))
+    assert np.array_equal(moved["kd-ms-lstm"], np.where(seen < 4, twin_p, own_p))
     bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
     assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), moved["kd-ms-lstm"])
+    # model.twin_ramp crossfades the two systems' log-probabilities before the switch: prediction only too
+    ramped = replace(cfg, model=replace(cfg.model, twin_ramp=3))
+    mixed = run_seed(train, test, index.classes, ramped, tmp_path, 0, describe_streams(index, train, ramped))
+    assert (twin_dir / "kd-ms-lstm" / "students" / "metrics.csv").read_text() == history
+    w = np.clip((8 - seen) / 4, 0, 1)[..., None]  # the twin's weight: 1 up to 4 frames seen, 0 from 8
+    assert ((w > 0) & (w < 1)).any()
+    assert np.array_equal(mixed["kd-ms-lstm"], (w * twin + (1 - w) * own).argmax(-1))
+    bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
+    assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), mixed["kd-ms-lstm"])

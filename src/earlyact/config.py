@@ -149,11 +149,15 @@ class ModelConfig:
     # resampling a short prefix to the window hides how fast the body moves (docs/experiments.md, stop 30)
     twin_frames: int = 0  # with speed_twin: the twin predicts while fewer frames than this are seen, the method
     # from then on (0: the window, context_net.window; earlyact.twin.switch_frames)
+    twin_ramp: int = 0  # with speed_twin: over this many frames before the switch the prediction crossfades
+    # from the twin's class log-probabilities to the method's (earlyact.twin.twin_weights; 0: a hard switch)
 
 
 MIRROR_MODES = ("none", "experts", "all")  # the values of ModelConfig.mirror
 POOLS = ("log", "linear")  # the values of ModelConfig.pool
-PREDICTION_ONLY = ("fuse_context", "fuse_action", "smooth", "mirror", "pool", "early_frames", "twin_frames")
+PREDICTION_ONLY = (
+    "fuse_context", "fuse_action", "smooth", "mirror", "pool", "early_frames", "twin_frames", "twin_ramp",
+)  # fmt: skip
 # ModelConfig fields that act on predictions alone: a trained phase does not depend on them (its settings
 # leave them out; predict.prediction_options)
 

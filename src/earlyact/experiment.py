@@ -24,7 +24,7 @@ from earlyact.evaluate import confusion_matrix, results_dict, write_results
 from earlyact.methods import get_method
 from earlyact.models import Predictor
 from earlyact.parallel import run_units, torch_threads
-from earlyact.predict import evaluate_checkpoint, mirrored_views, predict_ratios, prediction_options
+from earlyact.predict import evaluate_checkpoint, mirrored_views, predict_log_probs, prediction_options
 from earlyact.storage import atomic_write_json
 from earlyact.streams import (
     StreamNets,
@@ -39,7 +39,14 @@ from earlyact.streams import (
     pose_streams,
 )
 from earlyact.train import train_students, train_teachers
-from earlyact.twin import attach_twin, share_action_net, switch_frames, switch_predictions, twin_config
+from earlyact.twin import (
+    attach_twin,
+    share_action_net,
+    switch_frames,
+    switch_log_probs,
+    twin_config,
+    twin_weights,
+)  # fmt: skip
 
 CONFUSION_RATIOS = (0.2, 0.5, 1.0)
 
@@ -64,10 +71,20 @@ def run_seed(
     train_all: Sequence[Clip], test: Sequence[Clip], classes: Sequence[str], cfg: ExperimentConfig,
     out_dir: Path, seed: int, stream_specs: dict[str, Any],
 ) -> dict[str, np.ndarray]:  # fmt: skip
-    """All methods for one seed; returns per method the (R, N) test predictions."""
+    """All methods for one seed; returns per method the (R, N) test predictions (``seed_log_probs``' argmax)."""
+    log_probs = seed_log_probs(train_all, test, classes, cfg, out_dir, seed, stream_specs)
+    return {m: lp.argmax(-1) for m, lp in log_probs.items()}
+
+
+def seed_log_probs(
+    train_all: Sequence[Clip], test: Sequence[Clip], classes: Sequence[str], cfg: ExperimentConfig,
+    out_dir: Path, seed: int, stream_specs: dict[str, Any],
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """All methods for one seed; returns per method the (R, N, K) test class log-probabilities."""
     streams = list(cfg.streams)
     switch = switch_frames(cfg.model.twin_frames, cfg.context_net.window) if cfg.speed_twin else 0  # checked
-    # before anything trains
+    if cfg.speed_twin:  # before anything trains
+        twin_weights([], [], switch, cfg.model.twin_ramp)
     train, val = held_out_validation(train_all, test, cfg.train, seed, out_dir / "validation.json")
     skeleton = "context" in streams and stream_specs["context"]["source"] == "skeleton"
     nets, descs = _fit_stream_nets(train, val, len(classes), cfg, out_dir, seed, skeleton)
@@ -111,15 +128,15 @@ def _with_twin(
     cfg: ExperimentConfig, out_dir: Path, seed: int, stream_specs: dict[str, Any], frames: int,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """``speed_twin``: train the methods' twins in ``out_dir/speed_twin`` (``earlyact.twin``), attach each
-    twin's checkpoint to its method's, and switch to the twin's predictions while fewer than ``frames``
-    frames are seen (``twin.switch_frames``)."""
+    twin's checkpoint to its method's, and predict with the twin while fewer than ``frames`` frames are
+    seen (``twin.switch_frames``), crossfading into the method over ``model.twin_ramp`` frames before."""
     twin_dir = out_dir / "speed_twin"
     share_action_net(out_dir, twin_dir)
-    twin = run_seed(train_all, test, classes, twin_config(cfg), twin_dir, seed, stream_specs)
-    lengths = [c.num_frames for c in test]
+    twin = seed_log_probs(train_all, test, classes, twin_config(cfg), twin_dir, seed, stream_specs)
+    lengths, ramp = [c.num_frames for c in test], cfg.model.twin_ramp
     for name in cfg.methods:
         attach_twin(out_dir / name / "checkpoint", twin_dir / name / "checkpoint")
-    return {m: switch_predictions(twin[m], p, lengths, cfg.ratios, frames) for m, p in preds.items()}
+    return {m: switch_log_probs(twin[m], p, lengths, cfg.ratios, frames, ramp) for m, p in preds.items()}
 
 
 def timed_seed(
@@ -228,8 +245,8 @@ def _run_method(
     if done.exists():  # reused when made with these ratios, fusion, streams and stages (else recomputed)
         saved = json.loads(done.read_text())
         made = (saved["ratios"], saved.get("fuse_context", 0.0), saved.get("upstream"), saved.get("stages"))
-        if made == (list(cfg.ratios), fuse, upstream, stages):
-            return np.array(saved["predictions"])
+        if made == (list(cfg.ratios), fuse, upstream, stages) and "log_probs" in saved:  # older: recomputed
+            return np.array(saved["log_probs"])
     method = get_method(name)
     model = build_predictor(name, dims, len(info["classes"]), cfg, seed)
     fit_standardization(model, train)
@@ -251,15 +268,16 @@ def _run_method(
         )
     save_checkpoint(out / "checkpoint", model, nets, {"method": name, **info}, dump_yaml(cfg))
     if not test:
-        return np.zeros((len(cfg.ratios), 0), dtype=np.int64)
+        return np.zeros((len(cfg.ratios), 0, len(info["classes"])), dtype=np.float32)
     options = prediction_options(nets, cfg.model)
     mirrored, early = views  # the test clips' mirror images and early-net views (or None)
-    preds = predict_ratios(model, method.offline, test, cfg.streams, cfg.ratios, mirrored=mirrored, early=early,
-                           **options)  # fmt: skip
+    log_p = predict_log_probs(model, method.offline, test, cfg.streams, cfg.ratios, mirrored=mirrored, early=early,
+                              **options)  # fmt: skip  # (R, N, K)
+    log_p = log_p.astype(np.float64).round(5)  # as a rerun reads it back from the file
     saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "stages": stages,
-             "predictions": preds.tolist()}  # fmt: skip
+             "predictions": log_p.argmax(-1).tolist(), "log_probs": log_p.tolist()}  # fmt: skip
     atomic_write_json(done, saved)
-    return preds
+    return log_p
 
 
 def run_experiment(

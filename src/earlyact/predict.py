@@ -20,11 +20,17 @@ from earlyact.methods import get_method
 from earlyact.models import Predictor, fuse_logits, smooth_log_probs
 from earlyact.skeleton import get_layout
 from earlyact.streams import StreamNets, add_streams, early_views, pose_streams
-from earlyact.twin import switch_frames, switch_predictions
+from earlyact.twin import switch_frames, switch_log_probs
+
+
+def predict_ratios(model: Predictor, offline: bool, clips: Sequence[Clip], *args: Any, **kwargs: Any) -> np.ndarray:
+    """(R, N) predicted classes at each ratio's last observed frame: the class of highest
+    ``predict_log_probs`` (same arguments)."""
+    return predict_log_probs(model, offline, clips, *args, **kwargs).argmax(-1)
 
 
 @torch.no_grad()
-def predict_ratios(
+def predict_log_probs(
     model: Predictor,
     offline: bool,
     clips: Sequence[Clip],
@@ -42,8 +48,8 @@ def predict_ratios(
     early_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
     early_frames: int = 0,
 ) -> np.ndarray:
-    """(R, N) predicted classes at each ratio's last observed frame; students causally, teachers
-    (offline) on the whole clip.
+    """(R, N, K) class log-probabilities at each ratio's last observed frame; students causally, teachers
+    (offline) on the whole clip (with two views: their mean).
 
     With ``fuse`` > 0 the students' last stage is fused with ``context_head`` (the skeleton context
     network's classifier) reading the clips' context stream (``models.fuse_logits``); the offline
@@ -76,7 +82,7 @@ def predict_ratios(
             log_p = log_p if offline else smooth_log_probs(log_p, smooth)
             parts.append(ratio_frames(log_p, b.lengths, ratios))
         total = total + torch.cat(parts, dim=1)  # (R, N, K)
-    return (total / len(views)).argmax(-1).cpu().numpy()
+    return (total / len(views)).cpu().numpy()
 
 
 def _log_probs(
@@ -167,14 +173,22 @@ def mirrored_views(
 
 
 def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:
-    """(R, N) predictions of a saved model on clips that hold at least the pose stream (with a speed
-    twin, ``earlyact.twin``: the twin's while fewer frames than ``model.twin_frames``, or its window, are seen)."""
+    """(R, N) predictions of a saved model on clips that hold at least the pose stream: the class of
+    highest ``checkpoint_log_probs``."""
+    return checkpoint_log_probs(bundle, clips, ratios).argmax(-1)
+
+
+def checkpoint_log_probs(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:
+    """(R, N, K) class log-probabilities of a saved model on clips that hold at least the pose stream
+    (with a speed twin, ``earlyact.twin``: the twin's while fewer frames than ``model.twin_frames``, or
+    its window, are seen, crossfading into the method's over the ``model.twin_ramp`` frames before)."""
     if bundle.twin is not None:
-        own = evaluate_checkpoint(replace(bundle, twin=None), clips, ratios)
-        twin = evaluate_checkpoint(bundle.twin, clips, ratios)
+        own = checkpoint_log_probs(replace(bundle, twin=None), clips, ratios)
+        twin = checkpoint_log_probs(bundle.twin, clips, ratios)
         window = bundle.twin.info["context_net"]["config"]["window"]
-        frames = switch_frames(bundle.info["model"].get("twin_frames", 0), window)  # older checkpoints: the window
-        return switch_predictions(twin, own, [c.num_frames for c in clips], ratios, frames)
+        saved = bundle.info["model"]  # older checkpoints: the window, a hard switch
+        frames = switch_frames(saved.get("twin_frames", 0), window)
+        return switch_log_probs(twin, own, [c.num_frames for c in clips], ratios, frames, saved.get("twin_ramp", 0))
     streams = bundle.info["streams"]
     saved = bundle.info["model"]  # a setting the checkpoint predates is its default
     model_cfg = ModelConfig(**{k: saved[k] for k in PREDICTION_ONLY if k in saved})
@@ -187,6 +201,6 @@ def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[
     options = prediction_options(bundle.nets, model_cfg)
     mirrored = views[1] if len(views) > 1 else None
     early = early_views(clips, bundle.features, bundle.nets.early) if model_cfg.early_frames > 0 else None
-    return predict_ratios(
+    return predict_log_probs(
         bundle.predictor, offline, views[0], streams, ratios, mirrored=mirrored, early=early, **options
     )

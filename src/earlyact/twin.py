@@ -36,7 +36,7 @@ def twin_config(cfg: ExperimentConfig) -> ExperimentConfig:
     net = per_frame_motion_config(cfg.context_net)
     if cfg.twin_prefixes:
         net = replace(net, prefix_frames_max=net.window - 1)
-    model = replace(cfg.model, twin_frames=0)  # the switch is the method's: the twin's own predictions ignore it
+    model = replace(cfg.model, twin_frames=0, twin_ramp=0)  # the switch is the method's: the twin's ignores it
     return replace(cfg, speed_twin=False, twin_prefixes=False, context_net=net, model=model)
 
 
@@ -48,13 +48,26 @@ def switch_frames(twin_frames: int, window: int) -> int:
     return twin_frames or window
 
 
-def switch_predictions(
-    twin: np.ndarray, own: np.ndarray, lengths: Sequence[int], ratios: Sequence[float], frames: int
+def twin_weights(lengths: Sequence[int], ratios: Sequence[float], frames: int, ramp: int = 0) -> np.ndarray:
+    """(R, N) weight of the twin in each ratio's prediction of each clip: 1 while fewer than
+    ``frames - ramp`` frames are seen (``evaluate.observed_frames``), 0 from ``frames`` on, and over the
+    ``ramp`` frames between a linear crossfade (the s-th of them: 1 - s / (ramp + 1)) instead of a jump:
+    both systems carry evidence near the switch, and a live prediction does not jump at one frame."""
+    if ramp < 0 or ramp >= frames:
+        raise ValueError(f"model.twin_ramp must be in [0, the switch frame {frames}); got {ramp}")
+    seen = np.array([[observed_frames(int(n), r) for n in lengths] for r in ratios], dtype=float)
+    seen = seen.reshape(len(ratios), len(lengths))  # (R, N), also when N = 0
+    return np.clip((frames - seen) / (ramp + 1), 0.0, 1.0)
+
+
+def switch_log_probs(
+    twin: np.ndarray, own: np.ndarray, lengths: Sequence[int], ratios: Sequence[float], frames: int, ramp: int = 0
 ) -> np.ndarray:
-    """(R, N) predictions of the twin and the method -> the twin's where a ratio observes fewer than
-    ``frames`` frames of the clip (``evaluate.observed_frames``), the method's elsewhere."""
-    seen = np.array([[observed_frames(int(n), r) for n in lengths] for r in ratios]).reshape(own.shape)  # (R, N)
-    return np.where(seen < frames, twin, own)
+    """(R, N, K) class log-probabilities of the twin and the method -> their mix by ``twin_weights``:
+    the twin's while fewer than ``frames - ramp`` frames are seen, the method's from ``frames`` on,
+    a weighted sum (a product of the two experts) between."""
+    w = twin_weights(lengths, ratios, frames, ramp)[..., None]  # (R, N, 1)
+    return np.where(w >= 1, twin, np.where(w <= 0, own, w * twin + (1 - w) * own))
 
 
 def share_action_net(out_dir: Path, twin_dir: Path) -> None:
