@@ -3,7 +3,7 @@ the context (or window) network and the action network classify by themselves, n
 methods built on them. A diagnostic read after the run; it chooses nothing.
 
     python benchmarks/stream_accuracy.py runs/jhmdb [--train ../shared/data/jhmdb/GT_train_1.pkl]
-        [--test ../shared/data/jhmdb/GT_test_1.pkl] [--by-length 32]
+        [--test ../shared/data/jhmdb/GT_test_1.pkl] [--by-length 32] [--per-class 1.0] [--twin-ramp 0]
 
 Prints accuracy (%) per observation ratio, mean over the run's seeds, for each network alone and
 for the run's methods (from its results.json). ``--on train`` scores the training file instead
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from earlyact.checkpoint import load_checkpoint
+from earlyact.checkpoint import Bundle, load_checkpoint
 from earlyact.config import FeatureConfig, from_dict
 from earlyact.data import pad_stack
 from earlyact.evaluate import ratio_predictions
@@ -46,6 +47,27 @@ def network_predictions(checkpoint: Path, clips, ratios) -> dict[str, np.ndarray
         logits, _ = bundle.nets.action(pad_stack(inputs))  # (B, T, K)
         out["ActionNet alone"] = ratio_predictions(logits, torch.tensor([len(x) for x in inputs]), ratios)
     return out
+
+
+def with_twin_ramp(bundle: Bundle, ramp: int | None) -> Bundle:
+    """``bundle`` predicting with ``model.twin_ramp=ramp`` (None: its own setting)."""
+    if ramp is None:
+        return bundle
+    info = {**bundle.info, "model": {**bundle.info["model"], "twin_ramp": ramp}}
+    return replace(bundle, info=info)
+
+
+def class_counts(
+    predictions: np.ndarray, clips, classes: list[str], frames: int = 0
+) -> dict[str, dict[str, np.ndarray]]:
+    """{length part: {class: (right, total)}} of (N,) predictions at one ratio (one part without ``frames``)."""
+    labels, lengths = np.array([c.label for c in clips]), np.array([c.num_frames for c in clips])
+    parts = length_parts(lengths, frames) if frames > 0 else [("all clips", np.ones(len(clips), dtype=bool))]
+    return {
+        words: {name: np.array([(predictions[m & (labels == k)] == k).sum(), (m & (labels == k)).sum()])
+                for k, name in enumerate(classes) if (m & (labels == k)).any()}
+        for words, m in parts
+    }  # fmt: skip
 
 
 def length_parts(lengths: np.ndarray, frames: int) -> list[tuple[str, np.ndarray]]:
@@ -76,28 +98,41 @@ def main() -> None:
     ap.add_argument("--test", type=Path, default=Path("../shared/data/jhmdb/GT_test_1.pkl"))
     ap.add_argument("--on", choices=["test", "train"], default="test", help="the clips to score (train: in-sample)")
     ap.add_argument("--by-length", type=int, default=0, metavar="F", help="split every row at clips of F frames")
+    ap.add_argument("--per-class", type=float, metavar="R", help="kd-ms-lstm's clips right per class at ratio R")
+    ap.add_argument("--twin-ramp", type=int, metavar="F", help="read the checkpoints with model.twin_ramp=F")
     args = ap.parse_args()
     results = json.loads((args.run / "results.json").read_text())
     ratios = results["ratios"]
     index, clips = load_gt_pickles(args.train, args.test)
     split = {e.clip_id: e.split for e in index.clips}
     test = [c for c in clips if split[c.clip_id] == args.on]
+    own = args.by_length or args.per_class is not None or args.twin_ramp is not None
+    method = "kd-ms-lstm" + ("" if args.twin_ramp is None else f" (twin_ramp={args.twin_ramp})")
     rows: dict[str, list[np.ndarray]] = {}
+    counts: dict[str, dict[str, np.ndarray]] = {}
     for seed in results["seeds"]:
         checkpoint = args.run / f"seed_{seed}" / "kd-ms-lstm" / "checkpoint"
         predictions = network_predictions(checkpoint, test, ratios)
-        if args.by_length:  # the method itself, read back from its checkpoint (the twin's switch included)
-            predictions["kd-ms-lstm"] = evaluate_checkpoint(load_checkpoint(checkpoint), test, ratios)
+        if own:  # the method itself, read back from its checkpoint (the twin's switch included)
+            bundle = with_twin_ramp(load_checkpoint(checkpoint), args.twin_ramp)
+            predictions[method] = evaluate_checkpoint(bundle, test, ratios)
         for name, acc in accuracy_rows(predictions, test, args.by_length).items():
             rows.setdefault(name, []).append(acc)
+        if args.per_class is not None:
+            at = predictions[method][ratios.index(args.per_class)]
+            for part, per in class_counts(at, test, list(index.classes), args.by_length).items():
+                counts[part] = {k: counts.get(part, {}).get(k, 0) + v for k, v in per.items()}
     table = {name: np.mean(v, axis=0) for name, v in rows.items()}
-    if args.on == "test":
+    if args.on == "test" and args.twin_ramp is None:
         table.update({m: np.array(v) for m, v in results["accuracy"].items()})
     print(f"{args.run}: {args.on} accuracy (%) per ratio, mean over seeds {results['seeds']}\n")
     print("| model | " + " | ".join(f"{r:g}" for r in ratios) + " | mean |")
     print("|---" * (len(ratios) + 2) + "|")
     for name, acc in table.items():
         print(f"| {name} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | {acc.mean():.1f} |")
+    for part, per in counts.items():
+        cells = ", ".join(f"{k} {r}/{n}" for k, (r, n) in per.items())
+        print(f"\n{method} at r = {args.per_class:g}, {part}, right / predictions over the seeds: {cells}")
 
 
 if __name__ == "__main__":

@@ -90,3 +90,29 @@ def test_stream_accuracy_rows_whole_or_split_by_length():
     rows = accuracy_rows(pred, clips, 32)
     assert list(rows) == ["net, 1 clips < 32 frames", "net, 1 clips >= 32 frames"]
     np.testing.assert_allclose(rows["net, 1 clips >= 32 frames"], [0.0, 100.0])
+
+
+def test_stream_accuracy_counts_right_predictions_per_class_and_length_part():
+    from stream_accuracy import class_counts
+
+    clips = [
+        Clip(str(i), k, pose=np.zeros((n, 1, 15, 2))) for i, (k, n) in enumerate([(0, 20), (0, 40), (1, 20), (1, 25)])
+    ]
+    got = class_counts(np.array([0, 1, 1, 0]), clips, ["a", "b"], 32)  # (N,) predictions at one ratio
+    assert {p: {k: v.tolist() for k, v in per.items()} for p, per in got.items()} == {
+        "3 clips < 32 frames": {"a": [1, 1], "b": [1, 2]},
+        "1 clips >= 32 frames": {"a": [0, 1]},  # class b has no long clip: no row
+    }
+    whole = class_counts(np.zeros(4), clips, ["a", "b"])  # no split: one part
+    assert list(whole) == ["all clips"] and whole["all clips"]["a"].tolist() == [2, 2]
+
+
+def test_stream_accuracy_reads_a_checkpoint_with_another_twin_ramp_without_touching_it():
+    from stream_accuracy import with_twin_ramp
+
+    from earlyact.checkpoint import Bundle
+
+    bundle = Bundle(predictor=None, nets=None, info={"model": {"twin_ramp": 12, "fuse_context": 0.7}})
+    assert with_twin_ramp(bundle, None) is bundle
+    zero = with_twin_ramp(bundle, 0)
+    assert zero.info["model"] == {"twin_ramp": 0, "fuse_context": 0.7} and bundle.info["model"]["twin_ramp"] == 12
