@@ -129,3 +129,15 @@ def test_a_run_with_a_twin_switches_to_it_early_and_its_checkpoint_does_the_same
     assert np.array_equal(mixed["kd-ms-lstm"], (w * twin + (1 - w) * own).argmax(-1))
     bundle = load_checkpoint(tmp_path / "kd-ms-lstm" / "checkpoint")
     assert np.array_equal(evaluate_checkpoint(bundle, test, cfg.ratios), mixed["kd-ms-lstm"])
+
+
+def test_a_run_refuses_a_crossfade_as_long_as_the_switch_before_anything_trains(tmp_path, tiny_cfg):
+    from earlyact.experiment import describe_streams, run_seed
+    from earlyact.synthetic import make_dataset
+
+    net = ContextNetConfig(channels=2, window=8, span=10, prefixes=3)
+    cfg = replace(tiny_cfg, speed_twin=True, context_net=net, model=replace(tiny_cfg.model, twin_ramp=8))
+    index, clips = make_dataset(cfg.demo)
+    with pytest.raises(ValueError, match="twin_ramp must be in \\[0, the switch frame 8\\); got 8"):
+        run_seed(clips[:4], clips[4:6], index.classes, cfg, tmp_path / "run", 0, describe_streams(index, clips, cfg))
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing written

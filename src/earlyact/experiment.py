@@ -39,14 +39,7 @@ from earlyact.streams import (
     pose_streams,
 )
 from earlyact.train import train_students, train_teachers
-from earlyact.twin import (
-    attach_twin,
-    share_action_net,
-    switch_frames,
-    switch_log_probs,
-    twin_config,
-    twin_weights,
-)  # fmt: skip
+from earlyact.twin import attach_twin, check_ramp, share_action_net, switch_frames, switch_log_probs, twin_config
 
 CONFUSION_RATIOS = (0.2, 0.5, 1.0)
 
@@ -84,7 +77,7 @@ def seed_log_probs(
     streams = list(cfg.streams)
     switch = switch_frames(cfg.model.twin_frames, cfg.context_net.window) if cfg.speed_twin else 0  # checked
     if cfg.speed_twin:  # before anything trains
-        twin_weights([], [], switch, cfg.model.twin_ramp)
+        check_ramp(cfg.model.twin_ramp, switch)
     train, val = held_out_validation(train_all, test, cfg.train, seed, out_dir / "validation.json")
     skeleton = "context" in streams and stream_specs["context"]["source"] == "skeleton"
     nets, descs = _fit_stream_nets(train, val, len(classes), cfg, out_dir, seed, skeleton)

@@ -48,13 +48,20 @@ def switch_frames(twin_frames: int, window: int) -> int:
     return twin_frames or window
 
 
+def check_ramp(ramp: int, frames: int) -> int:
+    """``model.twin_ramp``, checked against the switch frame ``frames``: a crossfade of 0 (a hard switch)
+    to ``frames - 1`` frames, so that the twin alone predicts at least the first frame."""
+    if ramp < 0 or ramp >= frames:
+        raise ValueError(f"model.twin_ramp must be in [0, the switch frame {frames}); got {ramp}")
+    return ramp
+
+
 def twin_weights(lengths: Sequence[int], ratios: Sequence[float], frames: int, ramp: int = 0) -> np.ndarray:
     """(R, N) weight of the twin in each ratio's prediction of each clip: 1 while fewer than
     ``frames - ramp`` frames are seen (``evaluate.observed_frames``), 0 from ``frames`` on, and over the
     ``ramp`` frames between a linear crossfade (the s-th of them: 1 - s / (ramp + 1)) instead of a jump:
     both systems carry evidence near the switch, and a live prediction does not jump at one frame."""
-    if ramp < 0 or ramp >= frames:
-        raise ValueError(f"model.twin_ramp must be in [0, the switch frame {frames}); got {ramp}")
+    check_ramp(ramp, frames)
     seen = np.array([[observed_frames(int(n), r) for n in lengths] for r in ratios], dtype=float)
     seen = seen.reshape(len(ratios), len(lengths))  # (R, N), also when N = 0
     return np.clip((frames - seen) / (ramp + 1), 0.0, 1.0)
