@@ -24,7 +24,13 @@ from earlyact.evaluate import confusion_matrix, results_dict, write_results
 from earlyact.methods import get_method
 from earlyact.models import Predictor
 from earlyact.parallel import run_units, torch_threads
-from earlyact.predict import evaluate_checkpoint, mirrored_views, predict_log_probs, prediction_options
+from earlyact.predict import (
+    evaluate_checkpoint,
+    mirrored_views,
+    predict_log_probs,
+    prediction_options,
+    stored_log_probs,
+)
 from earlyact.storage import atomic_write_json
 from earlyact.streams import (
     StreamNets,
@@ -266,7 +272,7 @@ def _run_method(
     mirrored, early = views  # the test clips' mirror images and early-net views (or None)
     log_p = predict_log_probs(model, method.offline, test, cfg.streams, cfg.ratios, mirrored=mirrored, early=early,
                               **options)  # fmt: skip  # (R, N, K)
-    log_p = log_p.astype(np.float64).round(5)  # as a rerun reads it back from the file
+    log_p = stored_log_probs(log_p)  # as a rerun reads it back from the file, and a checkpoint predicts
     saved = {"ratios": list(cfg.ratios), "fuse_context": fuse, "upstream": upstream, "stages": stages,
              "predictions": log_p.argmax(-1).tolist(), "log_probs": log_p.tolist()}  # fmt: skip
     atomic_write_json(done, saved)

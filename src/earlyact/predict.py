@@ -23,6 +23,12 @@ from earlyact.streams import StreamNets, add_streams, early_views, pose_streams
 from earlyact.twin import switch_frames, switch_log_probs
 
 
+def stored_log_probs(log_p: np.ndarray) -> np.ndarray:
+    """Class log-probabilities as runs store them (``predictions.json``): float64 rounded to 5 decimals,
+    so that a checkpoint read back predicts what its run did, near-ties included."""
+    return log_p.astype(np.float64).round(5)
+
+
 def predict_ratios(model: Predictor, offline: bool, clips: Sequence[Clip], *args: Any, **kwargs: Any) -> np.ndarray:
     """(R, N) predicted classes at each ratio's last observed frame: the class of highest
     ``predict_log_probs`` (same arguments)."""
@@ -179,9 +185,10 @@ def evaluate_checkpoint(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[
 
 
 def checkpoint_log_probs(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence[float]) -> np.ndarray:
-    """(R, N, K) class log-probabilities of a saved model on clips that hold at least the pose stream
-    (with a speed twin, ``earlyact.twin``: the twin's while fewer frames than ``model.twin_frames``, or
-    its window, are seen, crossfading into the method's over the ``model.twin_ramp`` frames before)."""
+    """(R, N, K) class log-probabilities (``stored_log_probs``) of a saved model on clips that hold at
+    least the pose stream (with a speed twin, ``earlyact.twin``: the twin's while fewer frames than
+    ``model.twin_frames``, or its window, are seen, crossfading into the method's over the
+    ``model.twin_ramp`` frames before)."""
     if bundle.twin is not None:
         own = checkpoint_log_probs(replace(bundle, twin=None), clips, ratios)
         twin = checkpoint_log_probs(bundle.twin, clips, ratios)
@@ -201,6 +208,8 @@ def checkpoint_log_probs(bundle: Bundle, clips: Sequence[Clip], ratios: Sequence
     options = prediction_options(bundle.nets, model_cfg)
     mirrored = views[1] if len(views) > 1 else None
     early = early_views(clips, bundle.features, bundle.nets.early) if model_cfg.early_frames > 0 else None
-    return predict_log_probs(
-        bundle.predictor, offline, views[0], streams, ratios, mirrored=mirrored, early=early, **options
+    return stored_log_probs(
+        predict_log_probs(
+            bundle.predictor, offline, views[0], streams, ratios, mirrored=mirrored, early=early, **options
+        )
     )
