@@ -34,9 +34,8 @@ from earlyact.streams import context_net_predictions
 
 
 @torch.inference_mode()
-def network_predictions(checkpoint: Path, clips, ratios) -> dict[str, np.ndarray]:
-    """{network: (R, N) predictions} of the stream networks saved in ``checkpoint``."""
-    bundle = load_checkpoint(checkpoint)
+def network_predictions(bundle: Bundle, clips, ratios) -> dict[str, np.ndarray]:
+    """{network: (R, N) predictions} of the stream networks saved in a checkpoint."""
     features = from_dict(FeatureConfig, bundle.info["features"])
     out = {}
     if bundle.nets.context is not None:
@@ -61,13 +60,14 @@ def class_counts(
     predictions: np.ndarray, clips, classes: list[str], frames: int = 0
 ) -> dict[str, dict[str, np.ndarray]]:
     """{length part: {class: (right, total)}} of (N,) predictions at one ratio (one part without ``frames``)."""
-    labels, lengths = np.array([c.label for c in clips]), np.array([c.num_frames for c in clips])
-    parts = length_parts(lengths, frames) if frames > 0 else [("all clips", np.ones(len(clips), dtype=bool))]
-    return {
-        words: {name: np.array([(predictions[m & (labels == k)] == k).sum(), (m & (labels == k)).sum()])
-                for k, name in enumerate(classes) if (m & (labels == k)).any()}
-        for words, m in parts
-    }  # fmt: skip
+    labels = np.array([c.label for c in clips])
+    out = {}
+    for words, m in clip_parts(clips, frames):
+        masks = [m & (labels == k) for k in range(len(classes))]  # (N,) per class
+        out[words or "all clips"] = {
+            classes[k]: np.array([(predictions[mk] == k).sum(), mk.sum()]) for k, mk in enumerate(masks) if mk.any()
+        }
+    return out
 
 
 def length_parts(lengths: np.ndarray, frames: int) -> list[tuple[str, np.ndarray]]:
@@ -77,17 +77,21 @@ def length_parts(lengths: np.ndarray, frames: int) -> list[tuple[str, np.ndarray
     return [(f"{int(m.sum())} clips {w} frames", m) for w, m in parts if m.any()]
 
 
+def clip_parts(clips, frames: int = 0) -> list[tuple[str, np.ndarray]]:
+    """``length_parts`` of the clips with ``frames`` > 0, else one part of them all, named ""."""
+    if frames <= 0:
+        return [("", np.ones(len(clips), dtype=bool))]
+    return length_parts(np.array([c.num_frames for c in clips]), frames)
+
+
 def accuracy_rows(predictions: dict[str, np.ndarray], clips, frames: int = 0) -> dict[str, np.ndarray]:
     """{row name: accuracy (%) per ratio} of (R, N) predictions; with ``frames`` > 0 one row for the clips
     shorter than ``frames`` and one for the rest instead."""
-    labels, lengths = np.array([c.label for c in clips]), np.array([c.num_frames for c in clips])
-    parts = [("", np.ones(len(clips), dtype=bool))]
-    if frames > 0:
-        parts = [(f", {words}", m) for words, m in length_parts(lengths, frames)]
+    labels = np.array([c.label for c in clips])
     return {
-        name + words: 100 * (p[:, m] == labels[None, m]).mean(1)
+        name + (f", {words}" if words else ""): 100 * (p[:, m] == labels[None, m]).mean(1)
         for name, p in predictions.items()
-        for words, m in parts
+        for words, m in clip_parts(clips, frames)
     }
 
 
@@ -111,11 +115,10 @@ def main() -> None:
     rows: dict[str, list[np.ndarray]] = {}
     counts: dict[str, dict[str, np.ndarray]] = {}
     for seed in results["seeds"]:
-        checkpoint = args.run / f"seed_{seed}" / "kd-ms-lstm" / "checkpoint"
-        predictions = network_predictions(checkpoint, test, ratios)
+        bundle = load_checkpoint(args.run / f"seed_{seed}" / "kd-ms-lstm" / "checkpoint")  # read once per seed
+        predictions = network_predictions(bundle, test, ratios)
         if own:  # the method itself, read back from its checkpoint (the twin's switch included)
-            bundle = with_twin_ramp(load_checkpoint(checkpoint), args.twin_ramp)
-            predictions[method] = evaluate_checkpoint(bundle, test, ratios)
+            predictions[method] = evaluate_checkpoint(with_twin_ramp(bundle, args.twin_ramp), test, ratios)
         for name, acc in accuracy_rows(predictions, test, args.by_length).items():
             rows.setdefault(name, []).append(acc)
         if args.per_class is not None:
